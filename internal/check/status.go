@@ -49,6 +49,9 @@ func parseStatusPart(part string) (lo, hi int, err error) {
 		return lo, lo + 99, nil
 	}
 	a, b, isRange := strings.Cut(part, "-")
+	if isRange && (strings.TrimSpace(a) == "" || strings.TrimSpace(b) == "") {
+		return bad("a range needs both ends")
+	}
 	lo, err = parseCode(a)
 	if err != nil {
 		return bad(err.Error())

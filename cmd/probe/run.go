@@ -1,0 +1,113 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/podlife/podlife/internal/check"
+	"github.com/podlife/podlife/internal/cli"
+)
+
+const synopsis = `
+usage: probe [flags] TARGET...
+
+Checks every TARGET concurrently; all must pass. Targets:
+  http://host[:port]/path, https://...   HTTP GET; healthy on 200-399 unless --status
+  tcp://host:port                        a TCP connect succeeds
+  grpc://host:port[/service], grpcs://   grpc.health.v1.Health/Check is SERVING
+  unix:///path/to.sock                   a unix socket accepts (HTTP with --http-path)
+  file:///path                           the file exists (modified within --max-age)
+
+Exit codes: 0 healthy, 1 unhealthy, 2 usage error, 3 unreachable.`
+
+// options are probe's flags; every one is also a PROBE_ variable.
+type options struct {
+	Timeout time.Duration `env:"TIMEOUT"`
+	Verbose bool          `env:"VERBOSE"`
+	Version bool          `env:"-"`
+	cli.CheckFlags
+}
+
+// defaultTimeout stays below Kubernetes' default timeoutSeconds (1 s),
+// leaving room for the exec itself.
+const defaultTimeout = 800 * time.Millisecond
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	o := options{Timeout: defaultTimeout}
+	if err := cli.ParseEnv(&o, "PROBE_", cli.Environ(os.Environ())); err != nil {
+		return err
+	}
+	fs := flag.NewFlagSet("probe", flag.ContinueOnError)
+	fs.DurationVar(&o.Timeout, "timeout", o.Timeout, "bound on the whole call, all targets together")
+	fs.BoolVar(&o.Verbose, "verbose", o.Verbose, "also print a line per healthy target")
+	fs.BoolVar(&o.Version, "version", false, "print the version and exit")
+	o.CheckFlags.Register(fs)
+	targets, err := cli.Parse(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		cli.PrintUsage(stdout, fs, synopsis, "PROBE_")
+		return err
+	}
+	if err != nil {
+		return err
+	}
+	if o.Version {
+		fmt.Fprintln(stdout, "probe", cli.Version(version))
+		return nil
+	}
+	if len(targets) == 0 {
+		return cli.Usagef("no target; want e.g. probe http://127.0.0.1:8080/healthz")
+	}
+	if o.Timeout <= 0 {
+		return cli.Usagef("--timeout must be positive, e.g. 800ms")
+	}
+	copts, err := o.CheckFlags.Options()
+	if err != nil {
+		return err
+	}
+	checkers := make([]check.Checker, len(targets))
+	for i, t := range targets {
+		if checkers[i], err = check.New(t, copts); err != nil {
+			return err
+		}
+	}
+
+	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
+	defer cancel()
+	errs := make([]error, len(checkers))
+	if len(checkers) == 1 {
+		errs[0] = checkers[0].Check(ctx)
+	} else {
+		var wg sync.WaitGroup
+		for i, c := range checkers {
+			wg.Go(func() { errs[i] = c.Check(ctx) })
+		}
+		wg.Wait()
+	}
+
+	code := cli.ExitOK
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			if o.Verbose {
+				fmt.Fprintf(stdout, "probe: %s: ok\n", checkers[i].Target())
+			}
+		default:
+			fmt.Fprintf(stderr, "probe: %s: %s\n", checkers[i].Target(), err)
+			// Unreachable (3) outranks unhealthy (1): it says more
+			// about what to look at first.
+			if c := cli.ExitCode(err); c > code {
+				code = c
+			}
+		}
+	}
+	if code != cli.ExitOK {
+		return &cli.ExitError{Code: code}
+	}
+	return nil
+}

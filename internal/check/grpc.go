@@ -1,0 +1,232 @@
+package check
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"google.golang.org/protobuf/encoding/protowire"
+)
+
+// The gRPC health check speaks grpc.health.v1.Health/Check directly over
+// net/http's HTTP/2 client (h2c for grpc://, TLS with ALPN h2 for
+// grpcs://) and encodes the two one-field messages with protowire. It
+// does not link grpc-go: that keeps the probe binary small and its
+// start-up fast.
+
+const healthCheckPath = "/grpc.health.v1.Health/Check"
+
+// Health statuses of grpc.health.v1.HealthCheckResponse.ServingStatus.
+var servingStatus = map[uint64]string{
+	0: "UNKNOWN",
+	1: "SERVING",
+	2: "NOT_SERVING",
+	3: "SERVICE_UNKNOWN",
+}
+
+// gRPC status codes, for messages.
+var grpcCodes = [...]string{
+	"OK", "CANCELED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED",
+	"NOT_FOUND", "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED",
+	"FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED",
+	"INTERNAL", "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED",
+}
+
+func grpcCodeName(code int) string {
+	if code >= 0 && code < len(grpcCodes) {
+		return grpcCodes[code]
+	}
+	return "code " + strconv.Itoa(code)
+}
+
+type grpcCheck struct {
+	t      Target
+	o      Options
+	url    string
+	body   []byte
+	client *http.Client
+}
+
+func newGRPC(t Target, o Options) (Checker, error) {
+	c := &grpcCheck{t: t, o: o}
+	var p http.Protocols
+	var tlsConf *tls.Config
+	if t.Scheme == "grpcs" {
+		host, _, _ := net.SplitHostPort(t.Host)
+		conf, err := o.TLS.config(t.Raw, host)
+		if err != nil {
+			return nil, err
+		}
+		conf.NextProtos = []string{"h2"}
+		tlsConf = conf
+		p.SetHTTP2(true)
+		c.url = "https://" + t.Host + healthCheckPath
+	} else {
+		p.SetUnencryptedHTTP2(true)
+		c.url = "http://" + t.Host + healthCheckPath
+	}
+	tr := transport(t, o, "", tlsConf)
+	tr.ForceAttemptHTTP2 = false
+	tr.Protocols = &p
+	c.client = &http.Client{Transport: tr}
+
+	// HealthCheckRequest{service = 1}, in a gRPC length-prefixed frame.
+	var msg []byte
+	if t.Service != "" {
+		msg = protowire.AppendTag(msg, 1, protowire.BytesType)
+		msg = protowire.AppendString(msg, t.Service)
+	}
+	c.body = make([]byte, 5, 5+len(msg))
+	binary.BigEndian.PutUint32(c.body[1:], uint32(len(msg)))
+	c.body = append(c.body, msg...)
+	return c, nil
+}
+
+func (c *grpcCheck) Target() string { return c.t.Raw }
+
+func (c *grpcCheck) Check(ctx context.Context) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url, bytes.NewReader(c.body))
+	if err != nil {
+		return &Error{Kind: Unreachable, Reason: err.Error(), Err: err}
+	}
+	req.ContentLength = int64(len(c.body))
+	for k, vs := range c.o.Header {
+		if strings.EqualFold(k, "Host") {
+			req.Host = vs[0]
+			continue
+		}
+		req.Header[k] = vs
+	}
+	if c.o.Authority != "" {
+		req.Host = c.o.Authority
+	}
+	req.Header.Set("Content-Type", "application/grpc")
+	req.Header.Set("Te", "trailers")
+	req.Header.Set("User-Agent", "podlife-probe")
+	if dl, ok := ctx.Deadline(); ok {
+		if ms := time.Until(dl).Milliseconds(); ms > 0 && ms < 1e8 {
+			req.Header.Set("Grpc-Timeout", strconv.FormatInt(ms, 10)+"m")
+		}
+	}
+	resp, err := c.client.Do(req)
+	if err != nil {
+		return unreachable(ctx, requestStep(err), err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		// Not a gRPC server answering (a proxy, an HTTP server).
+		return unhealthy("HTTP status %d, not a gRPC answer", resp.StatusCode)
+	}
+	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/grpc") {
+		return unhealthy("content-type %q, not a gRPC answer", ct)
+	}
+	payload, err := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
+	if err != nil {
+		return unreachable(ctx, "reading response", err)
+	}
+	if err := grpcStatus(resp); err != nil {
+		return err
+	}
+	status, err := parseHealthResponse(payload)
+	if err != nil {
+		return unhealthy("%v", err)
+	}
+	if status != 1 {
+		name, ok := servingStatus[status]
+		if !ok {
+			name = fmt.Sprintf("status %d", status)
+		}
+		return unhealthy("%s", name)
+	}
+	return nil
+}
+
+// grpcStatus returns the gRPC status of a finished response as an error,
+// nil for OK. Trailers-only responses carry it in the headers.
+func grpcStatus(resp *http.Response) error {
+	code := resp.Trailer.Get("Grpc-Status")
+	msg := resp.Trailer.Get("Grpc-Message")
+	if code == "" {
+		code = resp.Header.Get("Grpc-Status")
+		msg = resp.Header.Get("Grpc-Message")
+	}
+	if code == "" {
+		return unhealthy("no grpc-status in the answer")
+	}
+	n, err := strconv.Atoi(code)
+	if err != nil {
+		return unhealthy("bad grpc-status %q", code)
+	}
+	if n == 0 {
+		return nil
+	}
+	if m, err := url.PathUnescape(msg); err == nil {
+		msg = m
+	}
+	reason := grpcCodeName(n)
+	if msg != "" {
+		reason += ": " + oneLine(msg, 120)
+	}
+	return unhealthy("%s", reason)
+}
+
+// parseHealthResponse decodes one length-prefixed HealthCheckResponse and
+// returns its status field (0 when absent, which is UNKNOWN).
+func parseHealthResponse(b []byte) (uint64, error) {
+	if len(b) < 5 {
+		return 0, fmt.Errorf("short gRPC message (%d bytes)", len(b))
+	}
+	if b[0] != 0 {
+		return 0, fmt.Errorf("compressed gRPC message, not asked for")
+	}
+	n := binary.BigEndian.Uint32(b[1:5])
+	if uint64(n) != uint64(len(b)-5) {
+		return 0, fmt.Errorf("gRPC message length %d, got %d bytes", n, len(b)-5)
+	}
+	b = b[5:]
+	var status uint64
+	for len(b) > 0 {
+		num, typ, l := protowire.ConsumeTag(b)
+		if l < 0 {
+			return 0, fmt.Errorf("malformed health response")
+		}
+		b = b[l:]
+		if num == 1 && typ == protowire.VarintType {
+			v, l := protowire.ConsumeVarint(b)
+			if l < 0 {
+				return 0, fmt.Errorf("malformed health response")
+			}
+			status, b = v, b[l:]
+			continue
+		}
+		l = protowire.ConsumeFieldValue(num, typ, b)
+		if l < 0 {
+			return 0, fmt.Errorf("malformed health response")
+		}
+		b = b[l:]
+	}
+	return status, nil
+}
+
+// oneLine keeps s to one line of at most n bytes.
+func oneLine(s string, n int) string {
+	s = strings.Map(func(r rune) rune {
+		if r < ' ' || r == 0x7f {
+			return ' '
+		}
+		return r
+	}, s)
+	if len(s) > n {
+		s = s[:n] + "…"
+	}
+	return s
+}

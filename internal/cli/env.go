@@ -1,0 +1,133 @@
+package cli
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"reflect"
+	"strings"
+
+	"github.com/caarlos0/env/v11"
+)
+
+// Environ returns the process environment as a map, for ParseEnv.
+func Environ(environ []string) map[string]string {
+	m := make(map[string]string, len(environ))
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			m[k] = v
+		}
+	}
+	return m
+}
+
+// ParseEnv fills opts (a pointer to a struct with `env` tags) from the
+// environment with caarlos0/env, every key prefixed with prefix (such as
+// "PROBE_"). Call it before registering flags whose defaults are the
+// filled fields: then a flag on the command line wins over the
+// environment. Errors are *UsageError values naming the variable.
+func ParseEnv(opts any, prefix string, environ map[string]string) error {
+	err := env.ParseWithOptions(opts, env.Options{Prefix: prefix, Environment: environ})
+	if err == nil {
+		return nil
+	}
+	var agg env.AggregateError
+	if errors.As(err, &agg) && len(agg.Errors) > 0 {
+		err = agg.Errors[0]
+	}
+	var pe env.ParseError
+	if errors.As(err, &pe) {
+		key := envKey(reflect.TypeOf(opts).Elem(), pe.Name, prefix)
+		return Usagef("%s=%q: %s", key, environ[key], wantType(pe.Type, pe.Err))
+	}
+	return Usagef("environment: %v", err)
+}
+
+// envKey finds the environment variable of the struct field named field.
+func envKey(t reflect.Type, field, prefix string) string {
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		if f.Type.Kind() == reflect.Struct && f.Tag.Get("env") == "" {
+			if k := envKey(f.Type, field, prefix+f.Tag.Get("envPrefix")); k != "" {
+				return k
+			}
+			continue
+		}
+		if f.Name == field {
+			name, _, _ := strings.Cut(f.Tag.Get("env"), ",")
+			return prefix + name
+		}
+	}
+	return ""
+}
+
+func wantType(t reflect.Type, err error) string {
+	switch t.String() {
+	case "time.Duration":
+		return "want a duration such as 800ms, 2s or 1m30s"
+	case "bool":
+		return "want true or false"
+	case "int", "int64", "uint", "uint64":
+		return "want a whole number"
+	case "float64":
+		return "want a number"
+	}
+	return err.Error()
+}
+
+// List is a repeatable string flag (--header A --header B). Values from
+// the environment are replaced, not extended, by the first use on the
+// command line.
+type List struct {
+	p       *[]string
+	cmdline bool
+}
+
+// NewList returns a List flag value that stores into p; *p holds the
+// environment's values, if any.
+func NewList(p *[]string) *List { return &List{p: p} }
+
+// String returns the values joined by commas.
+func (l *List) String() string {
+	if l == nil || l.p == nil {
+		return ""
+	}
+	return strings.Join(*l.p, ",")
+}
+
+// Set appends a value, first dropping the environment's.
+func (l *List) Set(v string) error {
+	if !l.cmdline {
+		*l.p = nil
+		l.cmdline = true
+	}
+	*l.p = append(*l.p, v)
+	return nil
+}
+
+// Get returns the values.
+func (l *List) Get() any { return *l.p }
+
+// PrintUsage writes a usage text: the synopsis, then each flag with its
+// help, default and environment variable (prefix + FLAG_NAME).
+func PrintUsage(w interface{ Write([]byte) (int, error) }, fs *flag.FlagSet, synopsis, prefix string) {
+	fmt.Fprintln(w, strings.TrimSpace(synopsis))
+	fmt.Fprintln(w, "\nFlags (each also an environment variable; a flag wins):")
+	fs.VisitAll(func(f *flag.Flag) {
+		if f.Name == "version" {
+			fmt.Fprintln(w, "  --version\n      print the version and exit")
+			return
+		}
+		name, usage := flag.UnquoteUsage(f)
+		line := "  --" + f.Name
+		if name != "" {
+			line += " " + name
+		}
+		fmt.Fprintln(w, line)
+		fmt.Fprintf(w, "      %s", usage)
+		if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" && f.DefValue != "0s" {
+			fmt.Fprintf(w, " (default %s)", f.DefValue)
+		}
+		fmt.Fprintf(w, " [$%s%s]\n", prefix, strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_")))
+	})
+}
