@@ -1,0 +1,156 @@
+package logging
+
+import (
+	"bytes"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/caarlos0/env/v11"
+	"github.com/rs/zerolog"
+)
+
+func TestConfigFromEnv(t *testing.T) {
+	t.Parallel()
+	host := func() (string, error) { return "node-host", nil }
+	noHost := func() (string, error) { return "", errors.New("no host name") }
+	tests := []struct {
+		name    string
+		env     map[string]string
+		host    func() (string, error)
+		want    Config
+		wantErr string
+	}{
+		{"defaults", nil, host, Config{Level: "info", Format: FormatJSON, InstanceID: "node-host"}, ""},
+		{"pod name wins", map[string]string{"POD_NAME": "web-1"}, host, Config{Level: "info", Format: FormatJSON, InstanceID: "web-1"}, ""},
+		{"no host name", nil, noHost, Config{Level: "info", Format: FormatJSON}, ""},
+		{"all set", map[string]string{"LOG_LEVEL": "debug", "LOG_FORMAT": "Console", "SERVICE_NAME": "shop", "OTEL_SERVICE_NAME": "otel", "POD_NAME": "p"}, host,
+			Config{Level: "debug", Format: FormatConsole, ServiceName: "shop", InstanceID: "p"}, ""},
+		{"otel service name", map[string]string{"OTEL_SERVICE_NAME": "otel"}, host, Config{Level: "info", Format: FormatJSON, ServiceName: "otel", InstanceID: "node-host"}, ""},
+		{"bad level", map[string]string{"LOG_LEVEL": "loud"}, host, Config{}, "LOG_LEVEL"},
+		{"bad format", map[string]string{"LOG_FORMAT": "xml"}, host, Config{}, "LOG_FORMAT"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			if tt.env == nil {
+				tt.env = map[string]string{}
+			}
+			got, err := configFromEnv(env.Options{Environment: tt.env}, tt.host)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("got error %v, want one mentioning %s", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Level != tt.want.Level || got.Format != tt.want.Format || got.ServiceName != tt.want.ServiceName || got.InstanceID != tt.want.InstanceID {
+				t.Errorf("got %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestNewLevels(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		level     string
+		wantDebug bool
+		wantInfo  bool
+		wantErr   bool
+	}{
+		{"", false, true, false},
+		{"debug", true, true, false},
+		{"INFO", false, true, false},
+		{"warning", false, false, false},
+		{"disabled", false, false, false},
+		{"verbose", false, false, true},
+	}
+	for _, tt := range tests {
+		var buf bytes.Buffer
+		l, err := New(Config{Level: tt.level, Output: &buf})
+		if (err != nil) != tt.wantErr {
+			t.Fatalf("level %q: got error %v, want error %v", tt.level, err, tt.wantErr)
+		}
+		if err != nil {
+			continue
+		}
+		zl := l.Zerolog()
+		zl.Debug().Msg("d")
+		zl.Info().Msg("i")
+		if got := strings.Contains(buf.String(), `"message":"d"`); got != tt.wantDebug {
+			t.Errorf("level %q: got debug written %v, want %v", tt.level, got, tt.wantDebug)
+		}
+		if got := strings.Contains(buf.String(), `"message":"i"`); got != tt.wantInfo {
+			t.Errorf("level %q: got info written %v, want %v", tt.level, got, tt.wantInfo)
+		}
+	}
+	if _, err := New(Config{Format: "yaml"}); err == nil {
+		t.Error("got no error for format yaml, want one")
+	}
+}
+
+// TestLoggersCoexist checks that a Logger keeps no state outside itself:
+// two loggers with different settings write their own lines, and zerolog's
+// globals are left as they were.
+func TestLoggersCoexist(t *testing.T) {
+	t.Parallel()
+	before := [...]string{zerolog.TimestampFieldName, zerolog.LevelFieldName, zerolog.MessageFieldName, zerolog.TimeFieldFormat}
+	beforeLevel := zerolog.GlobalLevel()
+	var a, b bytes.Buffer
+	la, _ := New(Config{Output: &a, ServiceName: "a", Level: "debug"})
+	lb, _ := New(Config{Output: &b, ServiceName: "b", Level: "error", Format: FormatConsole})
+	za, zb := la.Zerolog(), lb.Zerolog()
+	za.Debug().Msg("from a")
+	zb.Debug().Msg("dropped")
+	zb.Error().Msg("from b")
+	if got := a.String(); !strings.Contains(got, `"service.name":"a"`) || !strings.Contains(got, `"message":"from a"`) {
+		t.Errorf("got %q from logger a, want its JSON line", got)
+	}
+	if got := b.String(); strings.Contains(got, "dropped") || !strings.Contains(got, "from b") || strings.HasPrefix(got, "{") {
+		t.Errorf("got %q from logger b, want one console line", got)
+	}
+	after := [...]string{zerolog.TimestampFieldName, zerolog.LevelFieldName, zerolog.MessageFieldName, zerolog.TimeFieldFormat}
+	if after != before || zerolog.GlobalLevel() != beforeLevel {
+		t.Errorf("got zerolog globals %v %v, want unchanged %v %v", after, zerolog.GlobalLevel(), before, beforeLevel)
+	}
+}
+
+func TestTimestamp(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		in   time.Time
+		want string
+	}{
+		{time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), "2026-01-02T03:04:05.000000000Z"},
+		{time.Date(2026, 1, 2, 3, 4, 5, 123456789, time.UTC), "2026-01-02T03:04:05.123456789Z"},
+		{time.Date(2026, 1, 2, 12, 4, 5, 5000, time.FixedZone("JST", 9*3600)), "2026-01-02T03:04:05.000005000Z"},
+	}
+	for _, tt := range tests {
+		var buf bytes.Buffer
+		l, _ := New(Config{Output: &buf, Now: func() time.Time { return tt.in }})
+		zl := l.Zerolog()
+		zl.Info().Msg("x")
+		want := `"timestamp":"` + tt.want + `"`
+		if !strings.Contains(buf.String(), want) {
+			t.Errorf("got %s, want it to contain %s", buf.String(), want)
+		}
+	}
+}
+
+func TestConsoleFormat(t *testing.T) {
+	t.Parallel()
+	var buf bytes.Buffer
+	l, _ := New(Config{Output: &buf, Format: FormatConsole, ServiceName: "shop",
+		Now: func() time.Time { return time.Date(2026, 1, 2, 3, 4, 5, 6e6, time.UTC) }})
+	zl := l.Zerolog()
+	zl.Info().Str("k", "v").Msg("hello")
+	got := buf.String()
+	want := "03:04:05.006 INF hello k=v service.name=shop\n"
+	if got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}
