@@ -197,7 +197,8 @@ func requestStep(err error) string {
 	}
 	var certErr *tls.CertificateVerificationError
 	var recErr tls.RecordHeaderError
-	if errors.As(err, &certErr) || errors.As(err, &recErr) || strings.Contains(err.Error(), "tls: ") {
+	if errors.As(err, &certErr) || errors.As(err, &recErr) || strings.Contains(err.Error(), "tls: ") ||
+		strings.Contains(err.Error(), "HTTP response to HTTPS client") {
 		return "TLS handshake"
 	}
 	return "request"
