@@ -1,66 +1,16 @@
 package check
 
 import (
-	"context"
-	"crypto/tls"
-	"net"
 	"strings"
 	"testing"
 	"time"
 
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials"
-	"google.golang.org/grpc/health"
-	healthpb "google.golang.org/grpc/health/grpc_health_v1"
-	"google.golang.org/grpc/metadata"
-	"google.golang.org/grpc/status"
+	"github.com/podlife/podlife/internal/testpeer"
 )
-
-// grpcPeer is a real grpc-go server with the standard health service.
-type grpcPeer struct {
-	addr   string
-	health *health.Server
-	srv    *grpc.Server
-	seen   chan metadata.MD
-}
-
-// startGRPC starts a grpc-go health server on loopback; tlsConf nil means
-// plaintext (h2c).
-func startGRPC(t *testing.T, tlsConf *tls.Config) *grpcPeer {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &grpcPeer{addr: ln.Addr().String(), health: health.NewServer(), seen: make(chan metadata.MD, 16)}
-	opts := []grpc.ServerOption{grpc.UnaryInterceptor(func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
-		md, _ := metadata.FromIncomingContext(ctx)
-		select {
-		case p.seen <- md:
-		default:
-		}
-		if len(md.Get("x-deny")) > 0 {
-			return nil, status.Error(codes.PermissionDenied, "denied by\ntest")
-		}
-		return h(ctx, req)
-	})}
-	if tlsConf != nil {
-		opts = append(opts, grpc.Creds(credentials.NewTLS(tlsConf)))
-	}
-	p.srv = grpc.NewServer(opts...)
-	healthpb.RegisterHealthServer(p.srv, p.health)
-	p.health.SetServingStatus("orders", healthpb.HealthCheckResponse_SERVING)
-	p.health.SetServingStatus("payments", healthpb.HealthCheckResponse_NOT_SERVING)
-	p.health.SetServingStatus("cache", healthpb.HealthCheckResponse_UNKNOWN)
-	go p.srv.Serve(ln)
-	t.Cleanup(p.srv.Stop)
-	return p
-}
 
 func TestGRPCHealth(t *testing.T) {
 	t.Parallel()
-	p := startGRPC(t, nil)
+	p := testpeer.StartGRPC(t, nil)
 	tests := []struct {
 		name    string
 		service string
@@ -78,7 +28,7 @@ func TestGRPCHealth(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			err, _ := runCheck(t, "grpc://"+p.addr+tt.service, tt.o, 5*time.Second)
+			err, _ := runCheck(t, "grpc://"+p.Addr+tt.service, tt.o, 5*time.Second)
 			wantKind(t, err, tt.want)
 			if tt.reason != "" && !strings.Contains(err.Error(), tt.reason) {
 				t.Errorf("got %q, want it to contain %q", err, tt.reason)
@@ -89,11 +39,11 @@ func TestGRPCHealth(t *testing.T) {
 
 func TestGRPCMetadataAndAuthority(t *testing.T) {
 	t.Parallel()
-	p := startGRPC(t, nil)
+	p := testpeer.StartGRPC(t, nil)
 	o := Options{Header: map[string][]string{"X-Tenant": {"blue"}}, Authority: "orders.internal"}
-	err, _ := runCheck(t, "grpc://"+p.addr+"/orders", o, 5*time.Second)
+	err, _ := runCheck(t, "grpc://"+p.Addr+"/orders", o, 5*time.Second)
 	wantKind(t, err, 0)
-	md := <-p.seen
+	md := <-p.Seen
 	if got := md.Get("x-tenant"); len(got) != 1 || got[0] != "blue" {
 		t.Errorf("metadata x-tenant: got %q, want [blue]", got)
 	}
@@ -104,35 +54,35 @@ func TestGRPCMetadataAndAuthority(t *testing.T) {
 
 func TestGRPCStatusChanges(t *testing.T) {
 	t.Parallel()
-	p := startGRPC(t, nil)
-	target := "grpc://" + p.addr + "/orders"
+	p := testpeer.StartGRPC(t, nil)
+	target := "grpc://" + p.Addr + "/orders"
 	err, _ := runCheck(t, target, Options{}, 5*time.Second)
 	wantKind(t, err, 0)
-	p.health.Shutdown() // what a draining server does at SIGTERM
+	p.Health.Shutdown() // what a draining server does at SIGTERM
 	err, _ = runCheck(t, target, Options{}, 5*time.Second)
 	wantKind(t, err, Unhealthy)
-	p.srv.Stop()
+	p.Server.Stop()
 	err, _ = runCheck(t, target, Options{}, 5*time.Second)
 	wantKind(t, err, Unreachable)
 }
 
 func TestGRPCS(t *testing.T) {
 	t.Parallel()
-	pki := newPKI(t)
-	other := newPKI(t)
-	p := startGRPC(t, pki.serverTLS(false))
-	m := startGRPC(t, pki.serverTLS(true))
+	pki := testpeer.NewPKI(t)
+	other := testpeer.NewPKI(t)
+	p := testpeer.StartGRPC(t, pki.ServerTLS(false))
+	m := testpeer.StartGRPC(t, pki.ServerTLS(true))
 	tests := []struct {
 		name string
 		addr string
 		o    Options
 		want Kind
 	}{
-		{name: "right CA", addr: p.addr, o: Options{TLS: TLSOptions{CAFile: pki.CAFile}}},
-		{name: "wrong CA", addr: p.addr, o: Options{TLS: TLSOptions{CAFile: other.CAFile}}, want: Unreachable},
-		{name: "insecure", addr: p.addr, o: Options{TLS: TLSOptions{InsecureSkipVerify: true}}},
-		{name: "mTLS", addr: m.addr, o: Options{TLS: TLSOptions{CAFile: pki.CAFile, CertFile: pki.ClientCertFile, KeyFile: pki.ClientKeyFile}}},
-		{name: "mTLS without a client cert", addr: m.addr, o: Options{TLS: TLSOptions{CAFile: pki.CAFile}}, want: Unreachable},
+		{name: "right CA", addr: p.Addr, o: Options{TLS: TLSOptions{CAFile: pki.CAFile}}},
+		{name: "wrong CA", addr: p.Addr, o: Options{TLS: TLSOptions{CAFile: other.CAFile}}, want: Unreachable},
+		{name: "insecure", addr: p.Addr, o: Options{TLS: TLSOptions{InsecureSkipVerify: true}}},
+		{name: "mTLS", addr: m.Addr, o: Options{TLS: TLSOptions{CAFile: pki.CAFile, CertFile: pki.ClientCertFile, KeyFile: pki.ClientKeyFile}}},
+		{name: "mTLS without a client cert", addr: m.Addr, o: Options{TLS: TLSOptions{CAFile: pki.CAFile}}, want: Unreachable},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -142,7 +92,7 @@ func TestGRPCS(t *testing.T) {
 		})
 	}
 	t.Run("grpc:// against a TLS server", func(t *testing.T) {
-		err, _ := runCheck(t, "grpc://"+p.addr, Options{}, 2*time.Second)
+		err, _ := runCheck(t, "grpc://"+p.Addr, Options{}, 2*time.Second)
 		wantKind(t, err, Unreachable)
 	})
 }
@@ -150,9 +100,9 @@ func TestGRPCS(t *testing.T) {
 func TestGRPCMisbehavingPeers(t *testing.T) {
 	t.Parallel()
 	for _, tt := range []struct{ name, addr string }{
-		{"accepts and never answers", blackhole(t)},
-		{"resets", resetter(t)},
-		{"refuses", closedPort(t)},
+		{"accepts and never answers", testpeer.Blackhole(t)},
+		{"resets", testpeer.Resetter(t)},
+		{"refuses", testpeer.ClosedPort(t)},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()

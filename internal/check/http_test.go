@@ -7,13 +7,14 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/podlife/podlife/internal/testpeer"
 )
 
 func TestHTTP(t *testing.T) {
@@ -101,18 +102,18 @@ func mustStatus(t *testing.T, spec string) StatusSet {
 
 func TestHTTPS(t *testing.T) {
 	t.Parallel()
-	pki := newPKI(t)
-	other := newPKI(t) // a CA that did not sign the server
+	pki := testpeer.NewPKI(t)
+	other := testpeer.NewPKI(t) // a CA that did not sign the server
 	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "proto=%s", r.Proto)
 	})
 	plain := httptest.NewUnstartedServer(handler)
-	plain.TLS = pki.serverTLS(false, "h2", "http/1.1")
+	plain.TLS = pki.ServerTLS(false, "h2", "http/1.1")
 	plain.Config.ErrorLog = quietLog()
 	plain.StartTLS()
 	t.Cleanup(plain.Close)
 	mtls := httptest.NewUnstartedServer(handler)
-	mtls.TLS = pki.serverTLS(true)
+	mtls.TLS = pki.ServerTLS(true)
 	mtls.Config.ErrorLog = quietLog()
 	mtls.StartTLS()
 	t.Cleanup(mtls.Close)
@@ -149,7 +150,7 @@ func TestHTTPS(t *testing.T) {
 
 func TestHTTPOverUnixSocket(t *testing.T) {
 	t.Parallel()
-	sock := filepath.Join(shortTempDir(t), "app.sock")
+	sock := filepath.Join(testpeer.TempDir(t), "app.sock")
 	ln, err := net.Listen("unix", sock)
 	if err != nil {
 		t.Fatal(err)
@@ -184,18 +185,6 @@ func TestHTTPOverUnixSocket(t *testing.T) {
 	}
 }
 
-// shortTempDir returns a temporary directory with a short path: unix
-// socket paths are limited to 108 bytes, and t.TempDir can exceed that.
-func shortTempDir(t *testing.T) string {
-	t.Helper()
-	dir, err := os.MkdirTemp("", "pl")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	return dir
-}
-
 // TestHTTPMisbehavingPeers checks that a check returns Unreachable within
 // its deadline whatever the peer does. The bound asserted is generous (the
 // machine is shared); what matters is that it returns at all.
@@ -206,10 +195,10 @@ func TestHTTPMisbehavingPeers(t *testing.T) {
 		addr   string
 		reason string
 	}{
-		{name: "accepts and never answers", addr: blackhole(t), reason: "timeout"},
-		{name: "resets the connection", addr: resetter(t), reason: "reset"},
-		{name: "sends headers slowly", addr: slowHeaders(t, 50*time.Millisecond), reason: "timeout"},
-		{name: "refuses", addr: closedPort(t), reason: "connection refused"},
+		{name: "accepts and never answers", addr: testpeer.Blackhole(t), reason: "timeout"},
+		{name: "resets the connection", addr: testpeer.Resetter(t), reason: "reset"},
+		{name: "sends headers slowly", addr: testpeer.SlowHeaders(t, 50*time.Millisecond), reason: "timeout"},
+		{name: "refuses", addr: testpeer.ClosedPort(t), reason: "connection refused"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

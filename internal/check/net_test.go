@@ -7,15 +7,17 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/podlife/podlife/internal/testpeer"
 )
 
 func TestTCP(t *testing.T) {
 	t.Parallel()
-	ln := listen(t)
-	serveConns(t, ln, func(c net.Conn) { c.Close() })
+	ln := testpeer.Listen(t)
+	testpeer.ServeConns(t, ln, func(c net.Conn) { c.Close() })
 	err, _ := runCheck(t, "tcp://"+ln.Addr().String(), Options{}, 5*time.Second)
 	wantKind(t, err, 0)
-	err, _ = runCheck(t, "tcp://"+closedPort(t), Options{}, 5*time.Second)
+	err, _ = runCheck(t, "tcp://"+testpeer.ClosedPort(t), Options{}, 5*time.Second)
 	wantKind(t, err, Unreachable)
 	if !strings.Contains(err.Error(), "connection refused") {
 		t.Errorf("got %q, want it to mention connection refused", err)
@@ -24,13 +26,13 @@ func TestTCP(t *testing.T) {
 
 func TestUnixConnect(t *testing.T) {
 	t.Parallel()
-	dir := shortTempDir(t)
+	dir := testpeer.TempDir(t)
 	sock := filepath.Join(dir, "s.sock")
 	ln, err := net.Listen("unix", sock)
 	if err != nil {
 		t.Fatal(err)
 	}
-	serveConns(t, ln, func(c net.Conn) { c.Close() })
+	testpeer.ServeConns(t, ln, func(c net.Conn) { c.Close() })
 	err, _ = runCheck(t, "unix://"+sock, Options{}, 5*time.Second)
 	wantKind(t, err, 0)
 

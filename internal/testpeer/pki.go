@@ -1,4 +1,7 @@
-package check
+// Package testpeer provides the real peers podlife's tests talk to: a
+// throw-away PKI, a grpc-go health server, and TCP servers that hang,
+// reset or answer slowly. It is imported only by tests, never by a binary.
+package testpeer
 
 import (
 	"crypto/ecdsa"
@@ -12,21 +15,24 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"testing"
 	"time"
 )
 
-// testPKI is a throw-away CA with a server certificate for 127.0.0.1 and
+// PKI is a throw-away CA with a server certificate for 127.0.0.1 and
 // "server.test", and a client certificate, all written as PEM files.
-type testPKI struct {
+type PKI struct {
+	// CAFile and the other *File fields are paths of PEM files.
 	CAFile, ServerCertFile, ServerKeyFile, ClientCertFile, ClientKeyFile string
-	CAPool                                                               *x509.CertPool
-	Server                                                               tls.Certificate
+	// CAPool holds the CA.
+	CAPool *x509.CertPool
+	// Server is the server certificate, for a tls.Config.
+	Server tls.Certificate
 }
 
-func newPKI(t *testing.T) *testPKI {
+// NewPKI creates the CA and certificates in a temporary directory.
+func NewPKI(t T) *PKI {
 	t.Helper()
-	dir := t.TempDir()
+	dir := TempDir(t)
 	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	caTmpl := &x509.Certificate{
 		SerialNumber:          big.NewInt(1),
@@ -42,7 +48,7 @@ func newPKI(t *testing.T) *testPKI {
 		t.Fatal(err)
 	}
 	ca, _ := x509.ParseCertificate(caDER)
-	p := &testPKI{CAPool: x509.NewCertPool()}
+	p := &PKI{CAPool: x509.NewCertPool()}
 	p.CAPool.AddCert(ca)
 	p.CAFile = writePEM(t, dir, "ca.pem", "CERTIFICATE", caDER)
 
@@ -76,7 +82,7 @@ func newPKI(t *testing.T) *testPKI {
 	return p
 }
 
-func writePEM(t *testing.T, dir, name, typ string, der []byte) string {
+func writePEM(t T, dir, name, typ string, der []byte) string {
 	t.Helper()
 	path := filepath.Join(dir, name)
 	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
@@ -85,9 +91,9 @@ func writePEM(t *testing.T, dir, name, typ string, der []byte) string {
 	return path
 }
 
-// serverTLS returns a server TLS config; with mtls it requires a client
+// ServerTLS returns a server TLS config; with mtls it requires a client
 // certificate signed by the test CA.
-func (p *testPKI) serverTLS(mtls bool, protos ...string) *tls.Config {
+func (p *PKI) ServerTLS(mtls bool, protos ...string) *tls.Config {
 	c := &tls.Config{Certificates: []tls.Certificate{p.Server}, NextProtos: protos}
 	if mtls {
 		c.ClientAuth = tls.RequireAndVerifyClientCert
