@@ -38,16 +38,22 @@ type options struct {
 // leaving room for the exec itself.
 const defaultTimeout = 800 * time.Millisecond
 
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	o := options{Timeout: defaultTimeout}
-	if err := cli.ParseEnv(&o, "PROBE_", cli.Environ(os.Environ())); err != nil {
-		return err
-	}
+// flagSet defines probe's flags on o, with o's values as defaults.
+func (o *options) flagSet() *flag.FlagSet {
 	fs := flag.NewFlagSet("probe", flag.ContinueOnError)
 	fs.DurationVar(&o.Timeout, "timeout", o.Timeout, "bound on the whole call, all targets together")
 	fs.BoolVar(&o.Verbose, "verbose", o.Verbose, "also print a line per healthy target")
 	fs.BoolVar(&o.Version, "version", false, "print the version and exit")
 	o.CheckFlags.Register(fs)
+	return fs
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	o := options{Timeout: defaultTimeout}
+	if err := cli.ParseEnv(&o, "PROBE_", cli.Environ(os.Environ())); err != nil {
+		return err
+	}
+	fs := o.flagSet()
 	targets, err := cli.Parse(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
 		cli.PrintUsage(stdout, fs, synopsis, "PROBE_")

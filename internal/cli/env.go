@@ -61,6 +61,45 @@ func envKey(t reflect.Type, field, prefix string) string {
 	return ""
 }
 
+// EnvMismatch returns the flags of fs that have no environment variable
+// of the same name (prefix + FLAG_NAME) in opts' `env` tags, and the
+// variables with no flag, skipping --version. Commands test that it is
+// empty, so that the README's promise "every flag is also a variable"
+// cannot drift.
+func EnvMismatch(fs *flag.FlagSet, opts any, prefix string) []string {
+	vars := map[string]bool{}
+	collectEnv(reflect.TypeOf(opts).Elem(), prefix, vars)
+	var bad []string
+	fs.VisitAll(func(f *flag.Flag) {
+		if f.Name == "version" {
+			return
+		}
+		key := prefix + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if !vars[key] {
+			bad = append(bad, "--"+f.Name+" has no "+key)
+		}
+		delete(vars, key)
+	})
+	for k := range vars {
+		bad = append(bad, k+" has no flag")
+	}
+	return bad
+}
+
+func collectEnv(t reflect.Type, prefix string, into map[string]bool) {
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		tag, _, _ := strings.Cut(f.Tag.Get("env"), ",")
+		if f.Type.Kind() == reflect.Struct && tag == "" {
+			collectEnv(f.Type, prefix+f.Tag.Get("envPrefix"), into)
+			continue
+		}
+		if tag != "" && tag != "-" {
+			into[prefix+tag] = true
+		}
+	}
+}
+
 func wantType(t reflect.Type, err error) string {
 	switch t.String() {
 	case "time.Duration":
