@@ -44,8 +44,8 @@ func Example() {
 	}
 	// Output:
 	// {"level":"info","service.name":"shop","service.instance.id":"shop-7d9f-x2k4q","timestamp":"2026-05-01T12:00:00.000000000Z","http.request.id":"r1","user.id":"u1","message":"saying hello"}
-	// {"level":"info","service.name":"shop","service.instance.id":"shop-7d9f-x2k4q","http.request.id":"r1","user.id":"u1","event.duration":0,"http.request.method":"GET","url.path":"/hello","http.response.status_code":200,"timestamp":"2026-05-01T12:00:00.000000000Z","message":"http request"}
-	// {"level":"warn","service.name":"shop","service.instance.id":"shop-7d9f-x2k4q","http.request.id":"r1","user.id":"u1","error.code":"CART_LOCKED","error.message":"cart 42 is locked","event.duration":0,"http.request.method":"GET","url.path":"/fail","http.response.status_code":409,"timestamp":"2026-05-01T12:00:00.000000000Z","message":"http request"}
+	// {"level":"info","service.name":"shop","service.instance.id":"shop-7d9f-x2k4q","timestamp":"2026-05-01T12:00:00.000000000Z","http.request.id":"r1","user.id":"u1","event.duration":0,"http.request.method":"GET","url.path":"/hello","http.response.status_code":200,"message":"http request"}
+	// {"level":"warn","service.name":"shop","service.instance.id":"shop-7d9f-x2k4q","timestamp":"2026-05-01T12:00:00.000000000Z","http.request.id":"r1","user.id":"u1","error.code":"CART_LOCKED","error.message":"cart 42 is locked","event.duration":0,"http.request.method":"GET","url.path":"/fail","http.response.status_code":409,"message":"http request"}
 }
 
 func ExampleLogger_Slog() {

@@ -128,8 +128,14 @@ func TestTimestamp(t *testing.T) {
 		{time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), "2026-01-02T03:04:05.000000000Z"},
 		{time.Date(2026, 1, 2, 3, 4, 5, 123456789, time.UTC), "2026-01-02T03:04:05.123456789Z"},
 		{time.Date(2026, 1, 2, 12, 4, 5, 5000, time.FixedZone("JST", 9*3600)), "2026-01-02T03:04:05.000005000Z"},
+		{time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC), "0001-01-01T00:00:00.000000000Z"},
+		{time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC), "9999-12-31T23:59:59.999999999Z"},
+		{time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC), "10000-01-01T00:00:00.000000000Z"},
 	}
 	for _, tt := range tests {
+		if got, want := string(appendTime(nil, tt.in)), `"`+tt.in.UTC().Format(TimeLayout)+`"`; got != want {
+			t.Errorf("appendTime(%v) = %s, want %s", tt.in, got, want)
+		}
 		var buf bytes.Buffer
 		l, _ := New(Config{Output: &buf, Now: func() time.Time { return tt.in }})
 		zl := l.Zerolog()
@@ -139,6 +145,19 @@ func TestTimestamp(t *testing.T) {
 			t.Errorf("got %s, want it to contain %s", buf.String(), want)
 		}
 	}
+}
+
+// FuzzAppendTime checks the hand-written formatter against the time package.
+func FuzzAppendTime(f *testing.F) {
+	f.Add(int64(0), int64(0))
+	f.Add(int64(1767323045), int64(123456789))
+	f.Add(int64(-62135596800), int64(1))
+	f.Fuzz(func(t *testing.T, sec, nsec int64) {
+		tm := time.Unix(sec, nsec)
+		if got, want := string(appendTime(nil, tm)), `"`+tm.UTC().Format(TimeLayout)+`"`; got != want {
+			t.Fatalf("appendTime(%d, %d) = %s, want %s", sec, nsec, got, want)
+		}
+	})
 }
 
 func TestConsoleFormat(t *testing.T) {

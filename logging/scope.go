@@ -38,7 +38,7 @@ type Scope struct {
 	rw        *responseWriter // set by Middleware only
 
 	once sync.Once
-	zl   zerolog.Logger
+	zl   *zerolog.Logger // made by FromContext when first asked
 
 	mu      sync.Mutex
 	userID  string
@@ -159,10 +159,12 @@ func (s *Scope) Finish(lvl zerolog.Level) *zerolog.Event {
 	if s == nil {
 		return nil
 	}
-	e := s.l.zl.WithLevel(lvl)
+	e := s.l.access.WithLevel(lvl)
 	if e == nil {
 		return nil
 	}
+	end := s.l.now()
+	appendTimestamp(e, end)
 	e.Str(FieldRequestID, s.requestID)
 	s.mu.Lock()
 	if s.userID != "" {
@@ -178,7 +180,7 @@ func (s *Scope) Finish(lvl zerolog.Level) *zerolog.Event {
 	if s.traceID != "" {
 		e.Str(FieldTraceID, s.traceID).Str(FieldSpanID, s.spanID)
 	}
-	return e.Int64(FieldDuration, int64(s.l.now().Sub(s.start)))
+	return e.Int64(FieldDuration, int64(end.Sub(s.start)))
 }
 
 // appendContextFields writes the request's fields on a line logged with its
@@ -204,8 +206,11 @@ func FromContext(ctx context.Context) *zerolog.Logger {
 		nop := zerolog.Nop()
 		return &nop
 	}
-	s.once.Do(func() { s.zl = s.l.zl.With().Ctx(&s.ctx).Logger() })
-	return &s.zl
+	s.once.Do(func() {
+		zl := s.l.zl.With().Ctx(&s.ctx).Logger()
+		s.zl = &zl
+	})
+	return s.zl
 }
 
 // SetUserID records the requesting user's id in the request ctx belongs to.
