@@ -16,7 +16,7 @@ import (
 // benchmarks count the middleware's allocations, not the recorder's.
 type discardWriter struct{ h http.Header }
 
-func (w *discardWriter) Header() http.Header       { return w.h }
+func (w *discardWriter) Header() http.Header         { return w.h }
 func (w *discardWriter) Write(b []byte) (int, error) { return len(b), nil }
 func (w *discardWriter) WriteHeader(int)             {}
 
