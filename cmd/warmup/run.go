@@ -1,0 +1,224 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/podlife/podlife/internal/check"
+	"github.com/podlife/podlife/internal/cli"
+	"github.com/podlife/podlife/internal/load"
+)
+
+// pid1Stdout is where --log-to-pid1 writes: the stdout of the container's
+// main process, which is what kubectl logs shows.
+const pid1Stdout = "/proc/1/fd/1"
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	c := command{environ: cli.Environ(os.Environ()), pid1: pid1Stdout}
+	return c.run(ctx, args, stdout, stderr)
+}
+
+// command is warmup with what it takes from the process, so that tests
+// can replace it.
+type command struct {
+	environ map[string]string
+	pid1    string
+}
+
+// errTimeout is the cause of the end of a run that reached --timeout.
+var errTimeout = errors.New("--timeout reached")
+
+func (c command) run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	o := defaultOptions()
+	if err := cli.ParseEnv(&o, "WARMUP_", c.environ); err != nil {
+		return err
+	}
+	fs := flag.NewFlagSet("warmup", flag.ContinueOnError)
+	o.register(fs)
+	targets, err := cli.Parse(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		cli.PrintUsage(stdout, fs, synopsis, "WARMUP_")
+		return err
+	}
+	if err != nil {
+		return err
+	}
+	if o.Version {
+		fmt.Fprintln(stdout, "warmup", cli.Version(version))
+		return nil
+	}
+	cfg, err := o.validate(targets)
+	if err != nil {
+		return err
+	}
+	var g *load.GRPC
+	if cfg.grpc != nil {
+		if g, err = load.NewGRPC(*cfg.grpc); err != nil {
+			return err
+		}
+		defer g.Close()
+	}
+
+	out, closeOut := c.output(stdout, o.LogToPID1)
+	defer closeOut()
+	w := &warmup{cfg: cfg, grpc: g, stderr: stderr, log: zerolog.New(out).With().Timestamp().Logger(), began: time.Now()}
+	if out.pid1Err != nil {
+		w.log.Warn().Str("phase", "start").Err(out.pid1Err).Msg("cannot write to PID 1's stdout; logging to stdout only")
+	}
+	rctx, cancel := context.WithTimeoutCause(ctx, o.Timeout, errTimeout)
+	defer cancel()
+	return w.run(ctx, rctx)
+}
+
+// warmup is one run: wait, load, summary.
+type warmup struct {
+	cfg    *config
+	grpc   *load.GRPC
+	log    zerolog.Logger
+	stderr io.Writer
+	began  time.Time
+}
+
+// outcome is what a run did, for the summary and the exit code.
+type outcome struct {
+	waitFailed bool
+	loadFailed string // why the load could not run, if it could not
+	sum        load.Summary
+	stop       string
+}
+
+// run carries the run out; ctx is the process's (cancelled by a
+// signal), rctx the run's (also bounded by --timeout).
+func (w *warmup) run(ctx, rctx context.Context) error {
+	o := w.cfg.o
+	w.log.Info().Str("phase", "start").Strs("wait", o.Wait).Strs("targets", w.cfg.loads).
+		Uint64("requests", w.cfg.plan.Requests).Float64("duration_s", w.cfg.plan.Duration.Seconds()).
+		Float64("rate", o.Rate).Int("concurrency", o.Concurrency).Bool("strict", o.Strict).
+		Msg("warmup starting")
+	var res outcome
+	if !w.wait(ctx, rctx, &res) {
+		return w.finish(ctx, rctx, res)
+	}
+	if w.grpc != nil {
+		err := w.grpc.Resolve(rctx)
+		var ce *check.ConfigError
+		if errors.As(err, &ce) {
+			return err // a method the server does not have: exit 2
+		}
+		if err != nil {
+			res.loadFailed = err.Error()
+			w.log.Error().Str("phase", "load").Err(err).Msg("cannot resolve the gRPC method; no load sent")
+			return w.finish(ctx, rctx, res)
+		}
+	}
+	w.log.Info().Str("phase", "load").Strs("targets", w.cfg.loads).Msg("load starting")
+	if w.grpc != nil {
+		res.sum = w.grpc.Run(rctx, w.cfg.plan)
+	} else {
+		res.sum = load.RunHTTP(rctx, *w.cfg.http, w.cfg.plan)
+	}
+	res.stop = string(res.sum.Stop)
+	return w.finish(ctx, rctx, res)
+}
+
+// wait runs the wait phase and reports whether the load may start.
+func (w *warmup) wait(ctx, rctx context.Context, res *outcome) bool {
+	if len(w.cfg.waits) == 0 {
+		return true
+	}
+	o := w.cfg.o
+	wctx := rctx
+	if o.WaitTimeout > 0 {
+		var cancel context.CancelFunc
+		wctx, cancel = context.WithTimeout(rctx, o.WaitTimeout)
+		defer cancel()
+	}
+	w.log.Info().Str("phase", "wait").Strs("wait", o.Wait).Msg("waiting")
+	start := time.Now()
+	err := load.Wait(wctx, w.cfg.waits, load.WaitOptions{
+		Interval:       o.WaitInterval,
+		AttemptTimeout: o.RequestTimeout,
+		OnChange: func(target string, err error) {
+			e := w.log.Info().Str("phase", "wait").Str("target", target)
+			if err == nil {
+				e.Str("state", "ready").Msg("wait target ready")
+				return
+			}
+			e.Str("state", check.KindOf(err).String()).Str("reason", err.Error()).Msg("wait target not ready")
+		},
+	})
+	if err == nil {
+		w.log.Info().Str("phase", "wait").Float64("elapsed_ms", ms(time.Since(start))).Msg("wait done")
+		return true
+	}
+	res.waitFailed = true
+	res.stop = stopCause(ctx, rctx)
+	if res.stop == "" {
+		res.stop = "wait-timeout"
+	}
+	w.log.Error().Str("phase", "wait").Str("stop", res.stop).Float64("elapsed_ms", ms(time.Since(start))).
+		Str("pending", err.Error()).Msg("wait failed; no load sent")
+	return false
+}
+
+// stopCause names why ctx or rctx ended: "signal", "timeout", or "" when
+// neither has.
+func stopCause(ctx, rctx context.Context) string {
+	switch {
+	case ctx.Err() != nil:
+		return "signal"
+	case rctx.Err() != nil:
+		return "timeout"
+	}
+	return ""
+}
+
+// finish prints the summary, writes the ready file and picks the exit.
+func (w *warmup) finish(ctx, rctx context.Context, res outcome) error {
+	o := w.cfg.o
+	if res.sum.Stop == load.StopCancelled {
+		res.stop = stopCause(ctx, rctx)
+	}
+	ratio := res.sum.SuccessRatio()
+	var problem string
+	switch {
+	case res.waitFailed:
+		problem = "the wait did not succeed"
+	case res.loadFailed != "":
+		problem = "the load could not run"
+	case res.sum.Requests == 0:
+		problem = "no request completed"
+	case ratio < o.MinSuccess:
+		problem = fmt.Sprintf("success ratio %.4f is below --min-success %.4g", ratio, o.MinSuccess)
+	}
+	ev := w.log.Info()
+	if problem != "" {
+		ev = w.log.Warn().Str("problem", problem)
+	}
+	elapsed := time.Since(w.began)
+	summaryEvent(ev, res, elapsed).Bool("ok", problem == "").Msg("warm-up done")
+
+	interrupted := ctx.Err() != nil
+	failed := problem != "" && o.Strict
+	if o.ReadyFile != "" && !interrupted && !failed {
+		if err := writeReadyFile(o.ReadyFile, res, problem, elapsed); err != nil {
+			w.log.Error().Str("phase", "summary").Err(err).Msg("cannot write --ready-file")
+		}
+	}
+	if failed {
+		fmt.Fprintf(w.stderr, "warmup: %s (--strict)\n", problem)
+		return &cli.ExitError{Code: cli.ExitUnhealthy}
+	}
+	return nil
+}
+
+func ms(d time.Duration) float64 {
+	return float64(d.Round(time.Microsecond)) / float64(time.Millisecond)
+}

@@ -1,0 +1,87 @@
+package load
+
+import (
+	"context"
+	"math"
+	"time"
+
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+)
+
+// pacer is a vegeta.Pacer that also enforces the count limit and stops
+// promptly: it does its waiting itself, on a timer it abandons when ctx
+// ends, so that a slow rate never holds up a cancellation (vegeta's own
+// loop sleeps without looking at anything).
+type pacer struct {
+	ctx   context.Context
+	limit uint64        // 0: no count limit
+	rate  float64       // per second; 0: unlimited
+	ramp  time.Duration // linear ramp from 0 to rate
+	timer *time.Timer
+}
+
+var _ vegeta.Pacer = (*pacer)(nil)
+
+func newPacer(ctx context.Context, p Plan) *pacer {
+	pc := &pacer{ctx: ctx, limit: p.Requests, rate: p.Rate}
+	if p.Rate > 0 {
+		pc.ramp = p.Ramp
+	}
+	return pc
+}
+
+// Pace waits until the next hit is due and returns (0, false), or
+// returns (0, true) once the count is reached or ctx has ended.
+func (p *pacer) Pace(elapsed time.Duration, hits uint64) (time.Duration, bool) {
+	if p.limit > 0 && hits >= p.limit {
+		return 0, true
+	}
+	if p.ctx.Err() != nil {
+		return 0, true
+	}
+	if p.rate <= 0 {
+		return 0, false
+	}
+	wait := p.due(hits+1) - elapsed
+	if wait <= 0 {
+		return 0, false
+	}
+	if p.timer == nil {
+		p.timer = time.NewTimer(wait)
+	} else {
+		p.timer.Reset(wait)
+	}
+	select {
+	case <-p.timer.C:
+		return 0, false
+	case <-p.ctx.Done():
+		p.timer.Stop()
+		return 0, true
+	}
+}
+
+// due returns the time at which the n-th hit is due: n/rate without a
+// ramp; with a ramp of length D the hits due by time t are
+// rate·t²/(2D) during the ramp and rate·(t − D/2) after it.
+func (p *pacer) due(n uint64) time.Duration {
+	h := float64(n)
+	d := p.ramp.Seconds()
+	var t float64
+	switch {
+	case d <= 0:
+		t = h / p.rate
+	case h <= p.rate*d/2:
+		t = math.Sqrt(2 * d * h / p.rate)
+	default:
+		t = h/p.rate + d/2
+	}
+	return time.Duration(t * float64(time.Second))
+}
+
+// Rate returns the instantaneous rate at elapsed; 0 means unlimited.
+func (p *pacer) Rate(elapsed time.Duration) float64 {
+	if p.ramp > 0 && elapsed < p.ramp {
+		return p.rate * elapsed.Seconds() / p.ramp.Seconds()
+	}
+	return p.rate
+}
