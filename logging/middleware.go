@@ -31,9 +31,11 @@ type httpScope struct {
 //   - takes trace_id and span_id from a W3C traceparent header;
 //   - takes the user id from Config.UserID and SetUserID;
 //   - takes the error from SetError, SetErrorCode or a HandlerFunc;
-//   - recovers a panic in next: logs it with its stack, answers 500 if
-//     nothing was written yet, and lets the server keep serving
-//     (http.ErrAbortHandler is logged and re-panicked, as net/http expects).
+//   - recovers a panic in next and logs it with its stack; answers 500 if
+//     nothing was written yet, or else aborts the response with
+//     http.ErrAbortHandler, so that a truncated body does not pass for a
+//     whole one; either way the server keeps serving. A panic with
+//     http.ErrAbortHandler itself is logged without a stack and passed on.
 //
 // It logs no header values other than those above: never Authorization or
 // Cookie. Its type fits func(http.Handler) http.Handler.
@@ -61,10 +63,15 @@ func (l *Logger) Middleware(next http.Handler) http.Handler {
 func (hs *httpScope) finish(r *http.Request) {
 	p := recover()
 	var stack []byte
+	abort := p == http.ErrAbortHandler
 	if p != nil {
-		if p != http.ErrAbortHandler {
+		if !abort {
 			stack = debug.Stack()
-			if !hs.rw.wrote {
+			if hs.rw.wrote {
+				// Part of the response is out: ending it normally would pass
+				// a truncated body off as whole. Abort the connection instead.
+				abort = true
+			} else {
 				http.Error(&hs.rw, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
 			}
 		}
@@ -95,8 +102,8 @@ func (hs *httpScope) finish(r *http.Request) {
 		}
 		e.Msg("http request")
 	}
-	if p == http.ErrAbortHandler {
-		panic(p)
+	if abort {
+		panic(http.ErrAbortHandler)
 	}
 }
 

@@ -169,6 +169,27 @@ func TestMiddlewarePanic(t *testing.T) {
 	}
 }
 
+func TestMiddlewarePanicAfterWrite(t *testing.T) {
+	t.Parallel()
+	srv, out := newServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte("partial"))
+		w.(http.Flusher).Flush()
+		panic("half way")
+	}))
+	resp, err := http.Get(srv.URL)
+	if err == nil {
+		_, err = io.ReadAll(resp.Body)
+		resp.Body.Close()
+	}
+	if err == nil {
+		t.Error("got a whole response, want the truncated one aborted")
+	}
+	line := out.only(t)
+	if line["error.code"] != logging.CodePanic || line["http.response.status_code"] != float64(200) || line["error.stack_trace"] == nil {
+		t.Errorf("got %v, want a panic line with status 200 and a stack", line)
+	}
+}
+
 func TestMiddlewareAbortHandler(t *testing.T) {
 	t.Parallel()
 	srv, out := newServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
