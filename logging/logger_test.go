@@ -3,6 +3,11 @@ package logging
 import (
 	"bytes"
 	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -171,5 +176,47 @@ func TestConsoleFormat(t *testing.T) {
 	want := "03:04:05.006 INF hello k=v service.name=shop\n"
 	if got != want {
 		t.Errorf("got %q, want %q", got, want)
+	}
+}
+
+// TestServiceWiring is the examples/service scenario: with POD_NAME=x, a
+// request to /hello with X-Request-ID r1 and X-User-ID u1 gives one line
+// with those values, and /fail one with error.code.
+func TestServiceWiring(t *testing.T) {
+	t.Parallel()
+	cfg, err := configFromEnv(env.Options{Environment: map[string]string{"POD_NAME": "x"}}, os.Hostname)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	cfg.Output = &out
+	cfg.UserID = func(r *http.Request) string { return r.Header.Get("X-User-ID") }
+	logger, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/hello", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "hello\n") })
+	mux.Handle("/fail", HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		return &Error{Code: "DEMO_FAILURE", Err: errors.New("asked to fail")}
+	}))
+	srv := httptest.NewServer(logger.Middleware(mux))
+	defer srv.Close()
+	for _, tt := range []struct{ path, want string }{
+		{"/hello", `"service.instance.id":"x",.*"http.request.id":"r1","user.id":"u1",`},
+		{"/fail", `"error.code":"DEMO_FAILURE"`},
+	} {
+		out.Reset()
+		req, _ := http.NewRequest(http.MethodGet, srv.URL+tt.path, nil)
+		req.Header.Set("X-Request-ID", "r1")
+		req.Header.Set("X-User-ID", "u1")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if n := strings.Count(out.String(), "\n"); n != 1 || !regexp.MustCompile(tt.want).MatchString(out.String()) {
+			t.Errorf("%s: got %d lines %s, want one matching %s", tt.path, n, out.String(), tt.want)
+		}
 	}
 }
