@@ -95,14 +95,24 @@ func DefaultConfig() Config {
 	}
 }
 
-// ConfigFromEnv reads a Config from LIFECYCLE_* variables, with the defaults
-// of DefaultConfig for the unset ones. environ maps names to values; nil
-// means the process environment. Durations use time.ParseDuration syntax
+// ConfigFromEnv reads a Config from the LIFECYCLE_* variables, with the
+// defaults of DefaultConfig for those unset or empty. getenv looks a
+// variable up; nil means os.Getenv. Durations use time.ParseDuration syntax
 // ("5s", "1m30s").
-func ConfigFromEnv(environ map[string]string) (Config, error) {
+func ConfigFromEnv(getenv func(string) string) (Config, error) {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
 	opts := env.Options{Prefix: EnvPrefix}
-	if environ != nil {
-		opts.Environment = environ
+	params, err := env.GetFieldParamsWithOptions(&Config{}, opts)
+	if err != nil {
+		return Config{}, fmt.Errorf("lifecycle: %w", err)
+	}
+	opts.Environment = make(map[string]string, len(params))
+	for _, p := range params {
+		if v := getenv(p.Key); v != "" {
+			opts.Environment[p.Key] = v
+		}
 	}
 	cfg, err := env.ParseAsWithOptions[Config](opts)
 	if err != nil {
@@ -193,12 +203,15 @@ func (b Budget) Fits() bool { return b.Total <= b.GracePeriod }
 
 func (b Budget) logAttrs() []any {
 	return []any{
-		slog.Duration("prestop", b.PreStop),
-		slog.Duration("delay", b.ShutdownDelay),
-		slog.Duration("drain", b.Drain),
-		slog.Duration("cleanup", b.Cleanup),
-		slog.Duration("margin", b.Margin),
-		slog.Duration("total", b.Total),
-		slog.Duration("grace_period", b.GracePeriod),
+		duration("prestop", b.PreStop),
+		duration("delay", b.ShutdownDelay),
+		duration("drain", b.Drain),
+		duration("cleanup", b.Cleanup),
+		duration("margin", b.Margin),
+		duration("total", b.Total),
+		duration("grace_period", b.GracePeriod),
 	}
 }
+
+// duration is a log attribute readable in any handler: "5s", not 5000000000.
+func duration(key string, d time.Duration) slog.Attr { return slog.String(key, d.String()) }

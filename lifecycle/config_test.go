@@ -50,7 +50,7 @@ func TestConfigFromEnv(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			got, err := lifecycle.ConfigFromEnv(tt.env)
+			got, err := lifecycle.ConfigFromEnv(mapEnv(tt.env))
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("got error %v, want one mentioning %q", err, tt.wantErr)
@@ -140,4 +140,9 @@ func TestRunLogsBudgetThatDoesNotFit(t *testing.T) {
 			t.Errorf("log lacks %q:\n%s", want, out)
 		}
 	}
+}
+
+// mapEnv looks variables up in m instead of the process environment.
+func mapEnv(m map[string]string) func(string) string {
+	return func(name string) string { return m[name] }
 }

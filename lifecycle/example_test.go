@@ -19,7 +19,9 @@ import (
 func Example() {
 	// In a real main: cfg, err := lifecycle.ConfigFromEnv(nil), and no
 	// Signals field, so that SIGTERM and SIGINT are caught.
-	cfg, err := lifecycle.ConfigFromEnv(map[string]string{"LIFECYCLE_SHUTDOWN_DELAY": "10ms"})
+	cfg, err := lifecycle.ConfigFromEnv(func(name string) string {
+		return map[string]string{"LIFECYCLE_SHUTDOWN_DELAY": "10ms"}[name]
+	})
 	if err != nil {
 		fmt.Println(err)
 		return

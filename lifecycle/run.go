@@ -121,7 +121,7 @@ func (l *Lifecycle) Run(ctx context.Context) error {
 	l.mu.Unlock()
 	if wasReady {
 		if d := time.Until(delayEnd); d > 0 {
-			log.Info("lifecycle: shutdown delay", slog.Duration("remaining", d))
+			log.Info("lifecycle: shutdown delay", duration("remaining", d.Round(time.Millisecond)))
 			t := time.NewTimer(d)
 			<-t.C
 		}
@@ -318,12 +318,12 @@ func (l *Lifecycle) runHooks(ctx context.Context, kind string, hooks []namedFunc
 				return
 			}
 			l.cfg.Logger.Info("lifecycle: hook done", slog.String("kind", kind), slog.String("hook", h.name),
-				slog.Duration("took", time.Since(start)))
+				duration("took", time.Since(start).Round(time.Microsecond)))
 		case <-hctx.Done():
 			l.metrics.hookTimeouts.WithLabelValues(h.name).Inc()
 			errs.add(fmt.Errorf("lifecycle: %s hook %q: abandoned after %v", kind, h.name, l.cfg.HookTimeout))
 			l.cfg.Logger.Error("lifecycle: hook abandoned at its deadline", slog.String("kind", kind),
-				slog.String("hook", h.name), slog.Duration("timeout", l.cfg.HookTimeout))
+				slog.String("hook", h.name), duration("timeout", l.cfg.HookTimeout))
 		}
 	}
 	if !concurrent {

@@ -1,0 +1,231 @@
+package main
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	"github.com/podlife/podlife/lifecycle"
+	"github.com/podlife/podlife/lifecycle/grpcinflight"
+)
+
+// maxSleep bounds /hello?sleep=.
+const maxSleep = 30 * time.Second
+
+// run is the service: it returns when the lifecycle has shut down.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	o, err := parseOptions(args, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	cfg, err := lifecycle.ConfigFromEnv(getenv)
+	if err != nil {
+		return usageError{err}
+	}
+	log := slog.New(slog.NewJSONHandler(stdout, nil))
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	cfg.Logger = log
+	cfg.Registry = reg
+	l, err := lifecycle.New(cfg)
+	if err != nil {
+		return err
+	}
+
+	s := &service{
+		log:   log,
+		l:     l,
+		cache: newColdCache(o.coldKeys, o.coldCost),
+		helloDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "example_hello_duration_seconds",
+			Help:    "Time to answer /hello, by cache result (hit, miss, none).",
+			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16),
+		}, []string{"cache"}),
+	}
+	reg.MustRegister(s.helloDuration)
+
+	ln, err := net.Listen("tcp", o.httpAddr)
+	if err != nil {
+		return err
+	}
+	app := http.NewServeMux()
+	app.HandleFunc("GET /hello", s.hello)
+	app.HandleFunc("GET /fail", s.fail)
+	app.HandleFunc("POST /stall", s.stall)
+	root := http.NewServeMux()
+	root.Handle("/", l.Middleware(app))
+	// Health and metrics stay out of the in-flight count: a preStop hook
+	// polling GET /drainz until inflight is 0 must not count itself.
+	probes := l.Handler()
+	for _, p := range []string{"/livez", "/readyz", "/startupz", "/drainz"} {
+		root.Handle(p, probes)
+	}
+	root.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	l.AddHTTPServer(&http.Server{
+		Handler:           root,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+	}, ln)
+	addrs := []any{slog.String("http_addr", ln.Addr().String())}
+
+	if o.grpcAddr != "" {
+		gln, err := net.Listen("tcp", o.grpcAddr)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		gs := grpc.NewServer(grpcinflight.ServerOptions(l)...)
+		hs := health.NewServer()
+		healthpb.RegisterHealthServer(gs, hs)
+		l.AddGRPCServer(gs, gln)
+		l.AddHealthServer(hs)
+		addrs = append(addrs, slog.String("grpc_addr", gln.Addr().String()))
+	}
+
+	l.AddStartupTask("init", func(ctx context.Context) error {
+		t := time.NewTimer(o.startupDelay)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	})
+
+	// A background loop proving its progress to /livez.
+	janitorCtx, stopJanitor := context.WithCancel(context.WithoutCancel(ctx))
+	var janitor sync.WaitGroup
+	heartbeat := l.Watchdog("janitor", o.watchdogAge)
+	janitor.Go(func() { s.janitor(janitorCtx, heartbeat, o.watchdogAge/4) })
+	l.AddCleanup("janitor", func(context.Context) error {
+		stopJanitor()
+		janitor.Wait()
+		return nil
+	})
+
+	log.Info("listening", addrs...)
+	return l.Run(ctx)
+}
+
+// service holds the handlers' state.
+type service struct {
+	log           *slog.Logger
+	l             *lifecycle.Lifecycle
+	cache         *coldCache
+	helloDuration *prometheus.HistogramVec
+	stalled       atomic.Bool // set by POST /stall: the janitor stops making progress
+}
+
+// hello answers "hello, NAME". ?key=K uses the simulated cache for K (cold
+// the first time); ?sleep=D takes D longer (at most 30s), for drain demos.
+func (s *service) hello(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	q := r.URL.Query()
+	if v := q.Get("sleep"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 || d > maxSleep {
+			writeError(w, http.StatusBadRequest, "BAD_SLEEP", fmt.Sprintf("sleep=%q: want a duration within [0, %v]", v, maxSleep))
+			return
+		}
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			return
+		}
+	}
+	result := "none"
+	var tag string
+	if key := q.Get("key"); key != "" || s.cache.enabled() {
+		if key == "" {
+			key = s.cache.nextKey()
+		}
+		v, hit := s.cache.get(key)
+		result = "miss"
+		if hit {
+			result = "hit"
+		}
+		tag = hex.EncodeToString(v[:4])
+		w.Header().Set("X-Cache", result)
+	}
+	name := q.Get("name")
+	if name == "" {
+		name = "world"
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if tag != "" {
+		fmt.Fprintf(w, "hello, %s (%s)\n", name, tag)
+	} else {
+		fmt.Fprintf(w, "hello, %s\n", name)
+	}
+	s.helloDuration.WithLabelValues(result).Observe(time.Since(start).Seconds())
+}
+
+// fail answers 500 with an error code, and logs it.
+func (s *service) fail(w http.ResponseWriter, r *http.Request) {
+	const code = "DEMO_FAILURE"
+	s.log.Error("request failed", slog.String("error_code", code), slog.String("path", r.URL.Path),
+		slog.String("method", r.Method), slog.Int("status_code", http.StatusInternalServerError))
+	writeError(w, http.StatusInternalServerError, code, "this endpoint always fails")
+}
+
+// stall makes the janitor loop deadlock, so that /livez fails after the
+// watchdog's max age and kubelet restarts the container. Loopback only.
+func (s *service) stall(w http.ResponseWriter, r *http.Request) {
+	host, _, _ := net.SplitHostPort(r.RemoteAddr)
+	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+		writeError(w, http.StatusForbidden, "FORBIDDEN", "POST /stall is accepted from loopback only")
+		return
+	}
+	if s.stalled.CompareAndSwap(false, true) {
+		s.log.Warn("janitor stalled on request: /livez will fail after the watchdog's max age")
+	}
+	w.WriteHeader(http.StatusAccepted)
+}
+
+// janitor is a periodic loop that beats the heartbeat on every round.
+func (s *service) janitor(ctx context.Context, hb *lifecycle.Heartbeat, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		hb.Beat()
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if s.stalled.Load() {
+			// Stuck, as a deadlocked loop would be, but still ending at
+			// shutdown.
+			for ctx.Err() == nil && s.stalled.Load() {
+				time.Sleep(every)
+			}
+			return
+		}
+	}
+}
+
+// writeError writes {"error":{"code":CODE,"message":MSG}} with status.
+func writeError(w http.ResponseWriter, status int, code, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Error-Code", code)
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(map[string]any{"error": map[string]string{"code": code, "message": msg}})
+}
