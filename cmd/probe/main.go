@@ -1,9 +1,17 @@
 // Command probe is an exec probe for Kubernetes: it checks HTTP(S), TCP,
 // gRPC health, unix sockets and heartbeat files, and says so by its exit
 // code (0 healthy, 1 unhealthy, 2 usage, 3 unreachable).
+//
+// It runs in every Pod every few seconds, so its start-up is its
+// performance: the runtime's periodic GOMAXPROCS update is off (the
+// process lives for milliseconds), and no signal handler is installed (a
+// probe has nothing to clean up; SIGTERM's default action ends it).
+//
+//go:debug updatemaxprocs=0
 package main
 
 import (
+	"context"
 	"os"
 
 	"github.com/podlife/podlife/internal/cli"
@@ -13,5 +21,6 @@ import (
 var version string
 
 func main() {
-	os.Exit(cli.Main("probe", run))
+	err := run(context.Background(), os.Args[1:], os.Stdout, os.Stderr)
+	os.Exit(cli.Report("probe", err, os.Stderr))
 }

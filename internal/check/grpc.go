@@ -13,15 +13,16 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"google.golang.org/protobuf/encoding/protowire"
 )
 
 // The gRPC health check speaks grpc.health.v1.Health/Check directly over
 // net/http's HTTP/2 client (h2c for grpc://, TLS with ALPN h2 for
-// grpcs://) and encodes the two one-field messages with protowire. It
-// does not link grpc-go: that keeps the probe binary small and its
-// start-up fast.
+// grpcs://). It does not link grpc-go: that keeps the probe binary small
+// and its start-up fast. The two one-field messages are encoded by hand
+// with encoding/binary's varints, which are protobuf's: protowire would do
+// the same, but its import graph (internal/detrand) opens and reads the
+// executable in an init function on every exec. A test checks the
+// encoding against protowire.
 
 const healthCheckPath = "/grpc.health.v1.Health/Check"
 
@@ -80,11 +81,7 @@ func newGRPC(t Target, o Options) (Checker, error) {
 	c.client = &http.Client{Transport: tr}
 
 	// HealthCheckRequest{service = 1}, in a gRPC length-prefixed frame.
-	var msg []byte
-	if t.Service != "" {
-		msg = protowire.AppendTag(msg, 1, protowire.BytesType)
-		msg = protowire.AppendString(msg, t.Service)
-	}
+	msg := healthRequest(t.Service)
 	c.body = make([]byte, 5, 5+len(msg))
 	binary.BigEndian.PutUint32(c.body[1:], uint32(len(msg)))
 	c.body = append(c.body, msg...)
@@ -179,8 +176,28 @@ func grpcStatus(resp *http.Response) error {
 	return unhealthy("%s", reason)
 }
 
+// Protobuf wire types used here.
+const (
+	wireVarint  = 0
+	wireFixed64 = 1
+	wireBytes   = 2
+	wireFixed32 = 5
+)
+
+// healthRequest encodes HealthCheckRequest{service: 1}; the empty service
+// is the empty message.
+func healthRequest(service string) []byte {
+	if service == "" {
+		return nil
+	}
+	b := binary.AppendUvarint(nil, 1<<3|wireBytes)
+	b = binary.AppendUvarint(b, uint64(len(service)))
+	return append(b, service...)
+}
+
 // parseHealthResponse decodes one length-prefixed HealthCheckResponse and
-// returns its status field (0 when absent, which is UNKNOWN).
+// returns its status field (0 when absent, which is UNKNOWN). Unknown
+// fields are skipped, as protobuf requires.
 func parseHealthResponse(b []byte) (uint64, error) {
 	if len(b) < 5 {
 		return 0, fmt.Errorf("short gRPC message (%d bytes)", len(b))
@@ -193,26 +210,42 @@ func parseHealthResponse(b []byte) (uint64, error) {
 		return 0, fmt.Errorf("gRPC message length %d, got %d bytes", n, len(b)-5)
 	}
 	b = b[5:]
+	malformed := fmt.Errorf("malformed health response")
 	var status uint64
 	for len(b) > 0 {
-		num, typ, l := protowire.ConsumeTag(b)
-		if l < 0 {
-			return 0, fmt.Errorf("malformed health response")
+		tag, l := binary.Uvarint(b)
+		if l <= 0 || tag>>3 == 0 {
+			return 0, malformed
 		}
 		b = b[l:]
-		if num == 1 && typ == protowire.VarintType {
-			v, l := protowire.ConsumeVarint(b)
-			if l < 0 {
-				return 0, fmt.Errorf("malformed health response")
+		switch num, typ := tag>>3, tag&7; typ {
+		case wireVarint:
+			v, l := binary.Uvarint(b)
+			if l <= 0 {
+				return 0, malformed
 			}
-			status, b = v, b[l:]
-			continue
+			if num == 1 {
+				status = v
+			}
+			b = b[l:]
+		case wireFixed64, wireFixed32:
+			size := 8
+			if typ == wireFixed32 {
+				size = 4
+			}
+			if len(b) < size {
+				return 0, malformed
+			}
+			b = b[size:]
+		case wireBytes:
+			v, l := binary.Uvarint(b)
+			if l <= 0 || v > uint64(len(b)-l) {
+				return 0, malformed
+			}
+			b = b[l+int(v):]
+		default: // groups (3, 4) and invalid types
+			return 0, malformed
 		}
-		l = protowire.ConsumeFieldValue(num, typ, b)
-		if l < 0 {
-			return 0, fmt.Errorf("malformed health response")
-		}
-		b = b[l:]
 	}
 	return status, nil
 }

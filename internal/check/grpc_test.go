@@ -1,9 +1,14 @@
 package check
 
 import (
+	"bytes"
 	"strings"
 	"testing"
 	"time"
+
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/podlife/podlife/internal/testpeer"
 )
@@ -116,6 +121,35 @@ func TestGRPCMisbehavingPeers(t *testing.T) {
 	}
 }
 
+// TestHealthWireFormat checks the hand-written encoding against protowire
+// and the real generated message types.
+func TestHealthWireFormat(t *testing.T) {
+	t.Parallel()
+	for _, svc := range []string{"", "orders", strings.Repeat("s", 300)} {
+		want, err := proto.Marshal(&healthpb.HealthCheckRequest{Service: svc})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := healthRequest(svc); !bytes.Equal(got, want) {
+			t.Errorf("healthRequest(%q): got %x, want %x", svc, got, want)
+		}
+	}
+	for _, st := range []healthpb.HealthCheckResponse_ServingStatus{0, 1, 2, 3} {
+		msg, err := proto.Marshal(&healthpb.HealthCheckResponse{Status: st})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// An unknown field after it, as a newer server might send.
+		msg = protowire.AppendTag(msg, 7, protowire.BytesType)
+		msg = protowire.AppendString(msg, "future")
+		frame := append([]byte{0, 0, 0, 0, byte(len(msg))}, msg...)
+		got, err := parseHealthResponse(frame)
+		if err != nil || got != uint64(st) {
+			t.Errorf("status %v: got %d, %v; want %d", st, got, err, st)
+		}
+	}
+}
+
 func TestParseHealthResponse(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -131,6 +165,10 @@ func TestParseHealthResponse(t *testing.T) {
 		{name: "compressed", in: []byte{1, 0, 0, 0, 0}, wantErr: true},
 		{name: "length mismatch", in: []byte{0, 0, 0, 0, 9, 0x08, 1}, wantErr: true},
 		{name: "truncated varint", in: []byte{0, 0, 0, 0, 2, 0x08, 0x80}, wantErr: true},
+		{name: "fixed fields skipped", in: []byte{0, 0, 0, 0, 16, 0x19, 1, 2, 3, 4, 5, 6, 7, 8, 0x25, 1, 2, 3, 4, 0x08, 1}, want: 1},
+		{name: "bytes field too long", in: []byte{0, 0, 0, 0, 3, 0x12, 9, 'x'}, wantErr: true},
+		{name: "group wire type", in: []byte{0, 0, 0, 0, 1, 0x0b}, wantErr: true},
+		{name: "field number zero", in: []byte{0, 0, 0, 0, 2, 0x00, 1}, wantErr: true},
 	}
 	for _, tt := range tests {
 		got, err := parseHealthResponse(tt.in)
@@ -138,4 +176,18 @@ func TestParseHealthResponse(t *testing.T) {
 			t.Errorf("%s: got %d, %v; want %d, error %v", tt.name, got, err, tt.want, tt.wantErr)
 		}
 	}
+}
+
+// FuzzParseHealthResponse checks that no server answer makes the decoder
+// panic or read out of bounds.
+func FuzzParseHealthResponse(f *testing.F) {
+	for _, b := range [][]byte{
+		{0, 0, 0, 0, 2, 0x08, 1}, {0, 0, 0, 0, 0}, {0, 0, 0, 0, 3, 0x12, 9, 'x'},
+		{0, 0, 0, 0, 1, 0x0b}, {0, 0, 0, 0, 5, 0x12, 1, 'x', 0x08, 2}, {1}, nil,
+	} {
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		parseHealthResponse(b)
+	})
 }

@@ -87,13 +87,29 @@ type RunFunc func(ctx context.Context, args []string, stdout, stderr io.Writer) 
 func Main(name string, run RunFunc) int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
-	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	code := ExitCode(err)
+	return Report(name, run(ctx, os.Args[1:], os.Stdout, os.Stderr), os.Stderr)
+}
+
+// Report writes err as one line "name: message" on stderr, unless it is
+// nil, flag.ErrHelp or an *ExitError (whose lines were already written),
+// and returns its exit code.
+func Report(name string, err error, stderr io.Writer) int {
 	var ee *ExitError
 	if err != nil && !errors.Is(err, flag.ErrHelp) && !errors.As(err, &ee) {
-		fmt.Fprintf(os.Stderr, "%s: %s\n", name, err)
+		fmt.Fprintf(stderr, "%s: %s\n", name, oneLine(err.Error()))
 	}
-	return code
+	return ExitCode(err)
+}
+
+// oneLine keeps a message on one line: kubelet shows probe output in the
+// Pod's events, and a stray newline there reads as a second failure.
+func oneLine(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '\n' || r == '\r' {
+			return ' '
+		}
+		return r
+	}, s)
 }
 
 // Version returns version when it was set at link time (-X main.version=…),

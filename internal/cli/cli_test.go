@@ -153,3 +153,22 @@ func TestCheckFlagsOptions(t *testing.T) {
 		t.Errorf("got %+v, want two X-A values, 2xx, insecure", o)
 	}
 }
+
+func TestReport(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		err  error
+		out  string
+		code int
+	}{
+		{nil, "", 0},
+		{flag.ErrHelp, "", 0},
+		{&ExitError{Code: 3}, "", 3},
+		{Usagef("--x: bad\nvalue"), "t: --x: bad value\n", 2},
+	} {
+		var b strings.Builder
+		if code := Report("t", tt.err, &b); code != tt.code || b.String() != tt.out {
+			t.Errorf("Report(%v): got %d %q, want %d %q", tt.err, code, b.String(), tt.code, tt.out)
+		}
+	}
+}

@@ -77,9 +77,10 @@ func (r *recorder) addError(text string) {
 	r.errors[text]++
 }
 
-// judge adds a success to the current warm window, closes the window
-// when it is long and full enough, and reports whether the target is
-// warm.
+// judge adds a success that ended at end to the warm windows and
+// reports whether the target is warm. A window covers [start,
+// start+Window); the first success past it closes it, if it holds at
+// least MinSamples, and opens the next.
 func (r *recorder) judge(end time.Time, latency time.Duration) bool {
 	if !r.warm.enabled() {
 		return false
@@ -87,12 +88,13 @@ func (r *recorder) judge(end time.Time, latency time.Duration) bool {
 	if r.winStart.IsZero() {
 		r.winStart = end
 	}
-	r.win.Record(latency)
 	if end.Sub(r.winStart) < r.warm.Window || r.win.Count() < MinSamples {
+		r.win.Record(latency)
 		return false
 	}
 	p99 := r.win.Quantile(0.99)
 	r.win.Reset()
+	r.win.Record(latency)
 	r.winStart = end
 	r.windows++
 	r.lastP99 = p99

@@ -1,0 +1,233 @@
+package load
+
+import (
+	"context"
+	"crypto/tls"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+
+	"github.com/podlife/podlife/internal/check"
+)
+
+func get(url string) []vegeta.Target {
+	return []vegeta.Target{{Method: "GET", URL: url}}
+}
+
+// TestRunHTTPExactCount proves that exactly Plan.Requests requests reach
+// the server, whatever the concurrency and rate.
+func TestRunHTTPExactCount(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		n    uint64
+		conc int
+		rate float64
+	}{
+		{1, 1, 0},
+		{7, 16, 0},
+		{1000, 8, 0},
+		{2000, 16, 0},
+		{60, 4, 2000},
+	}
+	for _, tt := range tests {
+		var c counter
+		srv := newServer(t, &c)
+		s := RunHTTP(context.Background(), HTTPConfig{Targets: get(srv.URL + "/")}, Plan{Requests: tt.n, Concurrency: tt.conc, Rate: tt.rate})
+		if got := c.n.Load(); got != int64(tt.n) {
+			t.Errorf("N=%d C=%d R=%v: got %d requests at the server, want exactly %d", tt.n, tt.conc, tt.rate, got, tt.n)
+		}
+		if s.Requests != tt.n || s.Successes != tt.n || s.Codes["200"] != tt.n {
+			t.Errorf("N=%d: got summary %d requests, %d successes, codes %v; want %d of each", tt.n, s.Requests, s.Successes, s.Codes, tt.n)
+		}
+		if s.Stop != StopRequests {
+			t.Errorf("N=%d: got stop %q, want %q", tt.n, s.Stop, StopRequests)
+		}
+		if s.P50 <= 0 || s.P99 < s.P50 || s.Max < s.P99 {
+			t.Errorf("N=%d: got latencies p50 %v p99 %v max %v, want 0 < p50 ≤ p99 ≤ max", tt.n, s.P50, s.P99, s.Max)
+		}
+	}
+}
+
+// TestRunHTTPSpreadsTargets checks that several targets share the load
+// evenly and that method, headers, body and Host arrive.
+func TestRunHTTPSpreadsTargets(t *testing.T) {
+	t.Parallel()
+	var c counter
+	srv := newServer(t, &c)
+	hdr := http.Header{"X-Test": {"warm"}, "Host": {"app.example"}}
+	var tgts []vegeta.Target
+	for _, p := range []string{"/a", "/b", "/c"} {
+		tgts = append(tgts, vegeta.Target{Method: "POST", URL: srv.URL + p, Body: []byte(`{"k":1}`), Header: hdr})
+	}
+	RunHTTP(context.Background(), HTTPConfig{Targets: tgts}, Plan{Requests: 300, Concurrency: 5})
+	for _, p := range []string{"/a", "/b", "/c"} {
+		if got := c.paths[p]; got != 100 {
+			t.Errorf("%s: got %d requests, want 100 (a third each)", p, got)
+		}
+	}
+	if got, want := strings.Join(c.seen, " "), `POST warm {"k":1} app.example`; got != want {
+		t.Errorf("request: got %q, want %q", got, want)
+	}
+}
+
+func TestRunHTTPStatusesAndErrors(t *testing.T) {
+	t.Parallel()
+	c := counter{status: func(n int64) int {
+		if n%4 == 0 {
+			return http.StatusServiceUnavailable
+		}
+		return http.StatusOK
+	}}
+	srv := newServer(t, &c)
+	s := RunHTTP(context.Background(), HTTPConfig{Targets: get(srv.URL)}, Plan{Requests: 100, Concurrency: 4})
+	if s.Codes["200"] != 75 || s.Codes["503"] != 25 || s.Successes != 75 {
+		t.Errorf("got codes %v and %d successes, want 75×200 and 25×503", s.Codes, s.Successes)
+	}
+	if got, want := s.SuccessRatio(), 0.75; got != want {
+		t.Errorf("success ratio: got %v, want %v", got, want)
+	}
+
+	s = RunHTTP(context.Background(), HTTPConfig{Targets: get("http://" + closedAddr(t) + "/")}, Plan{Requests: 10, Concurrency: 2})
+	if s.Requests != 10 || s.Successes != 0 || len(s.Codes) != 0 {
+		t.Errorf("refused: got %d requests, %d successes, codes %v; want 10, 0, none", s.Requests, s.Successes, s.Codes)
+	}
+	var n uint64
+	for e, k := range s.Errors {
+		if !strings.Contains(e, "connection refused") {
+			t.Errorf("refused: got error %q, want connection refused", e)
+		}
+		n += k
+	}
+	if n != 10 {
+		t.Errorf("refused: got %d errors, want 10", n)
+	}
+}
+
+func TestRunHTTPProtocols(t *testing.T) {
+	t.Parallel()
+	pki := newPKI(t)
+	tlsConf, err := TLSConfig(check.TLSOptions{CAFile: pki.CAFile}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	newTLS := func(c *counter) *httptest.Server {
+		s := httptest.NewUnstartedServer(c)
+		s.EnableHTTP2 = true
+		s.TLS = &tls.Config{Certificates: []tls.Certificate{pki.Server}}
+		s.StartTLS()
+		t.Cleanup(s.Close)
+		return s
+	}
+	newH2C := func(c *counter) *httptest.Server {
+		s := httptest.NewUnstartedServer(c)
+		s.Config.Protocols = new(http.Protocols)
+		s.Config.Protocols.SetHTTP1(true)
+		s.Config.Protocols.SetUnencryptedHTTP2(true)
+		s.Start()
+		t.Cleanup(s.Close)
+		return s
+	}
+	tests := []struct {
+		name  string
+		start func(*counter) *httptest.Server
+		conf  HTTPConfig
+		proto int
+	}{
+		{"https negotiates HTTP/2", newTLS, HTTPConfig{TLS: tlsConf, HTTP2: true}, 2},
+		{"https HTTP/1.1 on request", newTLS, HTTPConfig{TLS: tlsConf, HTTP2: false}, 1},
+		{"h2c", newH2C, HTTPConfig{H2C: true}, 2},
+		{"http", newH2C, HTTPConfig{}, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var c counter
+			srv := tt.start(&c)
+			tt.conf.Targets = get(srv.URL + "/")
+			s := RunHTTP(context.Background(), tt.conf, Plan{Requests: 50, Concurrency: 4})
+			if s.Successes != 50 {
+				t.Fatalf("got %d successes (errors %v), want 50", s.Successes, s.Errors)
+			}
+			if got := c.protos[tt.proto]; got != 50 {
+				t.Errorf("got protocols %v, want 50 requests in HTTP/%d", c.protos, tt.proto)
+			}
+		})
+	}
+}
+
+func TestRunHTTPUnixSocket(t *testing.T) {
+	t.Parallel()
+	sock := filepath.Join(t.TempDir(), "app.sock")
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c counter
+	srv := &http.Server{Handler: &c, ReadHeaderTimeout: 5 * time.Second}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	s := RunHTTP(context.Background(), HTTPConfig{Targets: get("http://localhost/"), UnixSocket: sock}, Plan{Requests: 20, Concurrency: 2})
+	if s.Successes != 20 || c.n.Load() != 20 {
+		t.Errorf("got %d successes, %d at the server (errors %v), want 20", s.Successes, c.n.Load(), s.Errors)
+	}
+}
+
+func TestRunHTTPStopsOnDurationAndWarm(t *testing.T) {
+	t.Parallel()
+	t.Run("duration", func(t *testing.T) {
+		t.Parallel()
+		srv := newServer(t, &counter{})
+		s := RunHTTP(context.Background(), HTTPConfig{Targets: get(srv.URL)}, Plan{Duration: 200 * time.Millisecond, Rate: 200, Concurrency: 2})
+		if s.Stop != StopDuration || s.Requests == 0 {
+			t.Errorf("got stop %q after %d requests, want %q after some", s.Stop, s.Requests, StopDuration)
+		}
+	})
+	t.Run("warm", func(t *testing.T) {
+		t.Parallel()
+		var c counter
+		srv := newServer(t, &c)
+		plan := Plan{Requests: 1_000_000, Concurrency: 4, Warm: Warm{P99: 5 * time.Second, Window: 20 * time.Millisecond}}
+		s := RunHTTP(context.Background(), HTTPConfig{Targets: get(srv.URL)}, plan)
+		if s.Stop != StopWarm || s.Requests >= plan.Requests || s.Windows != 1 {
+			t.Errorf("got stop %q after %d requests and %d windows, want %q after one window", s.Stop, s.Requests, s.Windows, StopWarm)
+		}
+		if got := c.n.Load(); got != int64(s.Requests) {
+			t.Errorf("got %d requests at the server, %d in the summary, want the same", got, s.Requests)
+		}
+	})
+}
+
+// TestRunHTTPCancel checks that cancelling the context aborts requests in
+// flight at once, and that they are not counted.
+func TestRunHTTPCancel(t *testing.T) {
+	t.Parallel()
+	inFlight := make(chan struct{}, 100)
+	srv := newServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		inFlight <- struct{}{}
+		select {
+		case <-r.Context().Done():
+		case <-time.After(30 * time.Second):
+		}
+	}))
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		for range 4 {
+			<-inFlight
+		}
+		cancel()
+	}()
+	start := time.Now()
+	s := RunHTTP(ctx, HTTPConfig{Targets: get(srv.URL), RequestTimeout: time.Minute}, Plan{Requests: 100, Concurrency: 4})
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("got RunHTTP returning %v after the cancel, want promptly (the handlers block 30 s)", d)
+	}
+	if s.Stop != StopCancelled || s.Requests != 0 {
+		t.Errorf("got stop %q with %d requests (%v), want %q with the aborted ones not counted", s.Stop, s.Requests, s.Errors, StopCancelled)
+	}
+}
