@@ -63,7 +63,7 @@ func newGRPC(t Target, o Options) (Checker, error) {
 	var tlsConf *tls.Config
 	if t.Scheme == "grpcs" {
 		host, _, _ := net.SplitHostPort(t.Host)
-		conf, err := o.TLS.config(t.Raw, host)
+		conf, err := o.TLS.Config(host)
 		if err != nil {
 			return nil, err
 		}

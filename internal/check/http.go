@@ -28,8 +28,11 @@ type TLSOptions struct {
 	InsecureSkipVerify bool
 }
 
-// config builds a *tls.Config; its errors are *ConfigError values.
-func (o TLSOptions) config(target, host string) (*tls.Config, error) {
+// Config builds the *tls.Config for host, the name verified and sent in
+// SNI when ServerName is empty. warmup's load phase uses it so that load
+// and checks share one TLS setup. Its errors are *ConfigError values
+// naming the flag.
+func (o TLSOptions) Config(host string) (*tls.Config, error) {
 	c := &tls.Config{
 		ServerName:         o.ServerName,
 		InsecureSkipVerify: o.InsecureSkipVerify, //nolint:gosec // explicit opt-in (--insecure)
@@ -103,7 +106,7 @@ func newHTTP(t Target, o Options) (Checker, error) {
 	switch t.Scheme {
 	case "https":
 		host, _, _ := net.SplitHostPort(t.Host)
-		conf, err := o.TLS.config(t.Raw, host)
+		conf, err := o.TLS.Config(host)
 		if err != nil {
 			return nil, err
 		}
