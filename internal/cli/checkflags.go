@@ -12,37 +12,52 @@ import (
 	"github.com/podlife/podlife/internal/check"
 )
 
-// CheckFlags are the flags that configure internal/check, shared by probe,
-// warmup (for its --wait targets) and prestop. Embed it in a command's
-// options struct so that caarlos0/env fills it from the same prefix.
+// ConnFlags are the flags that say how to reach a target: headers, TLS,
+// authority, unix socket, proxy. prestop uses them alone; CheckFlags adds
+// the expectations.
+type ConnFlags struct {
+	Header     []string `env:"HEADER" envSeparator:"\n"`
+	CAFile     string   `env:"CA_FILE"`
+	CertFile   string   `env:"CERT_FILE"`
+	KeyFile    string   `env:"KEY_FILE"`
+	ServerName string   `env:"SERVER_NAME"`
+	Insecure   bool     `env:"INSECURE"`
+	Authority  string   `env:"AUTHORITY"`
+	UnixSocket string   `env:"UNIX_SOCKET"`
+	UseProxy   bool     `env:"USE_PROXY"`
+}
+
+// CheckFlags are the flags that configure internal/check, shared by probe
+// and warmup (for its --wait targets). Embed it in a command's options
+// struct so that caarlos0/env fills it from the same prefix.
 type CheckFlags struct {
 	Method       string        `env:"METHOD"`
-	Header       []string      `env:"HEADER" envSeparator:"\n"`
 	Body         string        `env:"BODY"`
 	Status       string        `env:"STATUS"`
 	BodyContains string        `env:"BODY_CONTAINS"`
 	BodyRegexp   string        `env:"BODY_REGEXP"`
-	CAFile       string        `env:"CA_FILE"`
-	CertFile     string        `env:"CERT_FILE"`
-	KeyFile      string        `env:"KEY_FILE"`
-	ServerName   string        `env:"SERVER_NAME"`
-	Insecure     bool          `env:"INSECURE"`
-	Authority    string        `env:"AUTHORITY"`
-	UnixSocket   string        `env:"UNIX_SOCKET"`
 	HTTPPath     string        `env:"HTTP_PATH"`
 	MaxAge       time.Duration `env:"MAX_AGE"`
-	UseProxy     bool          `env:"USE_PROXY"`
+	ConnFlags
 }
 
 // Register defines the flags on fs, with the current field values (from
 // the environment) as defaults.
 func (c *CheckFlags) Register(fs *flag.FlagSet) {
 	fs.StringVar(&c.Method, "method", c.Method, "HTTP `method` (default GET)")
-	fs.Var(NewList(&c.Header), "header", "request header or gRPC metadata `Name: value`; repeatable (env: one per line)")
 	fs.StringVar(&c.Body, "body", c.Body, "HTTP request `body`")
 	fs.StringVar(&c.Status, "status", c.Status, "HTTP statuses that pass: codes, ranges, classes, e.g. `200,204,300-399` or 2xx (default 200-399)")
 	fs.StringVar(&c.BodyContains, "body-contains", c.BodyContains, "the HTTP response body must contain this `text`")
 	fs.StringVar(&c.BodyRegexp, "body-regexp", c.BodyRegexp, "the HTTP response body must match this `regexp` (RE2 syntax)")
+	fs.StringVar(&c.HTTPPath, "http-path", c.HTTPPath, "for unix:// targets: GET this `path` over the socket instead of only connecting")
+	fs.DurationVar(&c.MaxAge, "max-age", c.MaxAge, "for file:// targets: the file must have been modified within this `duration`")
+	c.ConnFlags.Register(fs)
+}
+
+// Register defines the connection flags on fs, with the current field
+// values (from the environment) as defaults.
+func (c *ConnFlags) Register(fs *flag.FlagSet) {
+	fs.Var(NewList(&c.Header), "header", "request header or gRPC metadata `Name: value`; repeatable (env: one per line)")
 	fs.StringVar(&c.CAFile, "ca-file", c.CAFile, "PEM `file` of CAs to trust for https:// and grpcs:// (default: system pool)")
 	fs.StringVar(&c.CertFile, "cert-file", c.CertFile, "PEM client certificate `file` for mTLS (with --key-file)")
 	fs.StringVar(&c.KeyFile, "key-file", c.KeyFile, "PEM client key `file` for mTLS (with --cert-file)")
@@ -50,17 +65,13 @@ func (c *CheckFlags) Register(fs *flag.FlagSet) {
 	fs.BoolVar(&c.Insecure, "insecure", c.Insecure, "skip verification of the server certificate (https://, grpcs:// only)")
 	fs.StringVar(&c.Authority, "authority", c.Authority, "override the HTTP Host header or the gRPC :authority with `host`")
 	fs.StringVar(&c.UnixSocket, "unix-socket", c.UnixSocket, "send http:// requests over this unix socket `path` (like curl)")
-	fs.StringVar(&c.HTTPPath, "http-path", c.HTTPPath, "for unix:// targets: GET this `path` over the socket instead of only connecting")
-	fs.DurationVar(&c.MaxAge, "max-age", c.MaxAge, "for file:// targets: the file must have been modified within this `duration`")
 	fs.BoolVar(&c.UseProxy, "use-proxy", c.UseProxy, "honor HTTP_PROXY/HTTPS_PROXY/NO_PROXY (never for loopback targets)")
 }
 
-// Options converts the flags into check.Options. Errors are
+// Options converts the connection flags into check.Options. Errors are
 // *check.ConfigError values naming the flag.
-func (c *CheckFlags) Options() (check.Options, error) {
+func (c *ConnFlags) Options() (check.Options, error) {
 	o := check.Options{
-		Method:       c.Method,
-		BodyContains: c.BodyContains,
 		TLS: check.TLSOptions{
 			CAFile:             c.CAFile,
 			CertFile:           c.CertFile,
@@ -70,21 +81,33 @@ func (c *CheckFlags) Options() (check.Options, error) {
 		},
 		Authority:  c.Authority,
 		UnixSocket: c.UnixSocket,
-		HTTPPath:   c.HTTPPath,
-		MaxAge:     c.MaxAge,
 		UseProxy:   c.UseProxy,
-	}
-	if c.Method != "" && !validToken(c.Method) {
-		return o, &check.ConfigError{Flag: "method", Msg: fmt.Sprintf("%q is not an HTTP method; want e.g. GET, HEAD or POST", c.Method)}
-	}
-	if c.Body != "" {
-		o.Body = []byte(c.Body)
 	}
 	h, err := ParseHeaders(c.Header)
 	if err != nil {
 		return o, &check.ConfigError{Flag: "header", Msg: err.Error()}
 	}
 	o.Header = h
+	return o, nil
+}
+
+// Options converts the flags into check.Options. Errors are
+// *check.ConfigError values naming the flag.
+func (c *CheckFlags) Options() (check.Options, error) {
+	o, err := c.ConnFlags.Options()
+	if err != nil {
+		return o, err
+	}
+	o.Method = c.Method
+	o.BodyContains = c.BodyContains
+	o.HTTPPath = c.HTTPPath
+	o.MaxAge = c.MaxAge
+	if c.Method != "" && !validToken(c.Method) {
+		return o, &check.ConfigError{Flag: "method", Msg: fmt.Sprintf("%q is not an HTTP method; want e.g. GET, HEAD or POST", c.Method)}
+	}
+	if c.Body != "" {
+		o.Body = []byte(c.Body)
+	}
 	if c.Status != "" {
 		s, err := check.ParseStatusSet(c.Status)
 		if err != nil {

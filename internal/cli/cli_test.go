@@ -134,8 +134,8 @@ func TestCheckFlagsOptions(t *testing.T) {
 		flag string
 	}{
 		{CheckFlags{Method: "GE T"}, "method"},
-		{CheckFlags{Header: []string{"nocolon"}}, "header"},
-		{CheckFlags{Header: []string{"Bad Name: v"}}, "header"},
+		{CheckFlags{ConnFlags: ConnFlags{Header: []string{"nocolon"}}}, "header"},
+		{CheckFlags{ConnFlags: ConnFlags{Header: []string{"Bad Name: v"}}}, "header"},
 		{CheckFlags{Status: "2xx-"}, "status"},
 		{CheckFlags{BodyRegexp: "("}, "body-regexp"},
 	} {
@@ -145,7 +145,7 @@ func TestCheckFlagsOptions(t *testing.T) {
 			t.Errorf("%+v: got %v, want a config error for --%s", tt.c, err, tt.flag)
 		}
 	}
-	o, err := (&CheckFlags{Header: []string{"x-a: 1", "X-A: 2", "Host: h"}, Status: "2xx", Insecure: true}).Options()
+	o, err := (&CheckFlags{ConnFlags: ConnFlags{Header: []string{"x-a: 1", "X-A: 2", "Host: h"}, Insecure: true}, Status: "2xx"}).Options()
 	if err != nil {
 		t.Fatal(err)
 	}
