@@ -1,0 +1,254 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"regexp"
+	"syscall"
+	"time"
+
+	"github.com/podlife/podlife/internal/check"
+	"github.com/podlife/podlife/internal/cli"
+)
+
+const synopsis = `
+usage: prestop [--notify URL] [--sleep D] [--until-idle URL [--max D]]
+
+The preStop hook. In order, each step optional:
+  --notify URL      POST URL (a podlife service's /drainz): readiness fails at once,
+                    the app keeps serving
+  --sleep D         keep the container alive for D while the endpoint leaves
+                    kube-proxy, ingress and cloud load balancers
+  --until-idle URL  poll GET URL (/drainz) until it reports "inflight":0, for at most --max
+Then it returns, and kubelet sends SIGTERM. Its whole time counts against
+terminationGracePeriodSeconds. A failed --notify is reported, and the sleep still
+happens: the sleep is what keeps requests from being dropped.
+
+Exit codes: 0 done, 1 not idle within --max or notify refused, 2 usage error,
+3 notify or idle URL unreachable.`
+
+// options are prestop's flags; every one is also a PRESTOP_ variable.
+type options struct {
+	Sleep     time.Duration `env:"SLEEP"`
+	Notify    string        `env:"NOTIFY"`
+	UntilIdle string        `env:"UNTIL_IDLE"`
+	Max       time.Duration `env:"MAX"`
+	Interval  time.Duration `env:"INTERVAL"`
+	Timeout   time.Duration `env:"TIMEOUT"`
+	LogToPID1 bool          `env:"LOG_TO_PID1"`
+	Version   bool          `env:"-"`
+	cli.ConnFlags
+}
+
+// Defaults: --max bounds the idle wait well inside the default 30 s grace
+// period; each request gets --timeout.
+const (
+	defaultMax      = 20 * time.Second
+	defaultInterval = 250 * time.Millisecond
+	defaultTimeout  = 2 * time.Second
+)
+
+// idleRE matches the /drainz document when nothing is in flight.
+const idleRE = `"inflight":\s*0\s*[,}]`
+
+func (o *options) flagSet() *flag.FlagSet {
+	fs := flag.NewFlagSet("prestop", flag.ContinueOnError)
+	fs.DurationVar(&o.Sleep, "sleep", o.Sleep, "keep the container alive this long (after --notify, before --until-idle)")
+	fs.StringVar(&o.Notify, "notify", o.Notify, "POST this `URL` first (a podlife service's /drainz)")
+	fs.StringVar(&o.UntilIdle, "until-idle", o.UntilIdle, "then poll this `URL` (/drainz) until it reports \"inflight\":0")
+	fs.DurationVar(&o.Max, "max", o.Max, "bound on the --until-idle wait")
+	fs.DurationVar(&o.Interval, "interval", o.Interval, "poll interval of --until-idle")
+	fs.DurationVar(&o.Timeout, "timeout", o.Timeout, "bound on each request")
+	fs.BoolVar(&o.LogToPID1, "log-to-pid1", o.LogToPID1, "also write progress to /proc/1/fd/1, so that it shows in kubectl logs")
+	fs.BoolVar(&o.Version, "version", false, "print the version and exit")
+	o.ConnFlags.Register(fs)
+	return fs
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	o := options{Max: defaultMax, Interval: defaultInterval, Timeout: defaultTimeout}
+	if err := cli.ParseEnv(&o, "PRESTOP_", cli.Environ(os.Environ())); err != nil {
+		return err
+	}
+	fs := o.flagSet()
+	rest, err := cli.Parse(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		cli.PrintUsage(stdout, fs, synopsis, "PRESTOP_")
+		return err
+	}
+	if err != nil {
+		return err
+	}
+	if o.Version {
+		fmt.Fprintln(stdout, "prestop", cli.Version(version))
+		return nil
+	}
+	p, err := o.plan(rest)
+	if err != nil {
+		return err
+	}
+	out := stdout
+	if o.LogToPID1 {
+		if f, err := os.OpenFile("/proc/1/fd/1", os.O_WRONLY|os.O_APPEND, 0); err == nil {
+			defer f.Close()
+			out = io.MultiWriter(stdout, f)
+		} else {
+			fmt.Fprintf(stderr, "prestop: --log-to-pid1: %v (carrying on)\n", err)
+		}
+	}
+	return p.run(ctx, out, stderr)
+}
+
+// plan is a validated prestop sequence.
+type plan struct {
+	o      options
+	notify check.Checker
+	idle   check.Checker
+}
+
+func (o *options) plan(rest []string) (*plan, error) {
+	if len(rest) > 0 {
+		return nil, cli.Usagef("unexpected argument %q; prestop takes flags only, e.g. --sleep 10s", rest[0])
+	}
+	switch {
+	case o.Sleep < 0:
+		return nil, cli.Usagef("--sleep must not be negative")
+	case o.Max <= 0:
+		return nil, cli.Usagef("--max must be positive, e.g. 20s")
+	case o.Interval <= 0:
+		return nil, cli.Usagef("--interval must be positive, e.g. 250ms")
+	case o.Timeout <= 0:
+		return nil, cli.Usagef("--timeout must be positive, e.g. 2s")
+	case o.Sleep == 0 && o.Notify == "" && o.UntilIdle == "":
+		return nil, cli.Usagef("nothing to do; want --sleep D, --notify URL or --until-idle URL")
+	}
+	p := &plan{o: *o}
+	base, err := o.ConnFlags.Options()
+	if err != nil {
+		return nil, err
+	}
+	if o.Notify != "" {
+		n := base
+		n.Method = http.MethodPost
+		n.Status, _ = check.ParseStatusSet("2xx")
+		if p.notify, err = newHTTPCheck("notify", o.Notify, n); err != nil {
+			return nil, err
+		}
+	}
+	if o.UntilIdle != "" {
+		n := base
+		n.Status, _ = check.ParseStatusSet("2xx")
+		n.BodyRegexp = regexp.MustCompile(idleRE)
+		if p.idle, err = newHTTPCheck("until-idle", o.UntilIdle, n); err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
+// newHTTPCheck builds an HTTP check for a flag's URL, naming the flag in
+// its errors.
+func newHTTPCheck(flagName, url string, o check.Options) (check.Checker, error) {
+	t, err := check.ParseTarget(url)
+	if err != nil {
+		var ce *check.ConfigError
+		if errors.As(err, &ce) {
+			return nil, cli.Usagef("--%s: %s", flagName, ce.Error())
+		}
+		return nil, err
+	}
+	if t.Scheme != "http" && t.Scheme != "https" {
+		return nil, cli.Usagef("--%s: %s: want an http:// or https:// URL, e.g. http://127.0.0.1:8080/drainz", flagName, url)
+	}
+	return check.New(url, o)
+}
+
+func (p *plan) run(ctx context.Context, out, stderr io.Writer) error {
+	start := time.Now()
+	var failed error
+	if p.notify != nil {
+		rctx, cancel := context.WithTimeout(ctx, p.o.Timeout)
+		err := p.notify.Check(rctx)
+		cancel()
+		if err != nil {
+			fmt.Fprintf(stderr, "prestop: --notify %s: %s\n", p.o.Notify, err)
+			failed = err
+		} else {
+			fmt.Fprintf(out, "prestop: notified %s\n", p.o.Notify)
+		}
+	}
+	if p.o.Sleep > 0 {
+		fmt.Fprintf(out, "prestop: sleeping %s while endpoints propagate\n", p.o.Sleep)
+		if !sleep(ctx, p.o.Sleep) {
+			fmt.Fprintf(out, "prestop: interrupted after %s\n", time.Since(start).Round(time.Millisecond))
+			return ctx.Err()
+		}
+	}
+	if p.idle != nil {
+		if err := p.waitIdle(ctx, out, stderr); err != nil {
+			var ee *cli.ExitError
+			if !errors.As(err, &ee) {
+				return err // interrupted
+			}
+			if failed == nil {
+				failed = err
+			}
+		}
+	}
+	fmt.Fprintf(out, "prestop: done after %s\n", time.Since(start).Round(time.Millisecond))
+	if failed != nil {
+		return &cli.ExitError{Code: cli.ExitCode(failed)} // its line is written
+	}
+	return nil
+}
+
+// waitIdle polls the idle check until it passes or --max runs out. A
+// refused connection means nothing listens any more, so nothing is in
+// flight: that counts as idle.
+func (p *plan) waitIdle(ctx context.Context, out, stderr io.Writer) error {
+	begin := time.Now()
+	ctx, cancel := context.WithTimeout(ctx, p.o.Max)
+	defer cancel()
+	var last error
+	for {
+		rctx, rcancel := context.WithTimeout(ctx, p.o.Timeout)
+		err := p.idle.Check(rctx)
+		rcancel()
+		if err == nil {
+			fmt.Fprintf(out, "prestop: idle after %s\n", time.Since(begin).Round(time.Millisecond))
+			return nil
+		}
+		if isRefused(err) {
+			fmt.Fprintf(out, "prestop: %s refuses connections: nothing in flight\n", p.o.UntilIdle)
+			return nil
+		}
+		last = err
+		if !sleep(ctx, p.o.Interval) {
+			break
+		}
+	}
+	if ctx.Err() == context.DeadlineExceeded {
+		fmt.Fprintf(stderr, "prestop: --until-idle %s: not idle within --max %s: %s\n", p.o.UntilIdle, p.o.Max, last)
+		return &cli.ExitError{Code: cli.ExitCode(last)}
+	}
+	return ctx.Err()
+}
+
+func isRefused(err error) bool { return errors.Is(err, syscall.ECONNREFUSED) }
+
+// sleep waits for d or until ctx ends; it reports whether d elapsed.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
