@@ -1,6 +1,7 @@
 package lifecycle_test
 
 import (
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -81,5 +82,34 @@ func BenchmarkHeartbeatBeat(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		h.Beat()
+	}
+}
+
+// BenchmarkHTTPRoundTrip puts the middleware's cost next to a whole request
+// over loopback, which is what it adds to in practice.
+func BenchmarkHTTPRoundTrip(b *testing.B) {
+	l := newLifecycle(b, lifecycle.Config{})
+	for _, bc := range []struct {
+		name string
+		h    http.Handler
+	}{
+		{"bare", bare},
+		{"middleware", l.Middleware(bare)},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			srv := httptest.NewServer(bc.h)
+			defer srv.Close()
+			client := srv.Client()
+			defer client.CloseIdleConnections()
+			b.ReportAllocs()
+			for b.Loop() {
+				resp, err := client.Get(srv.URL)
+				if err != nil {
+					b.Fatal(err)
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+		})
 	}
 }

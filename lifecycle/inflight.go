@@ -21,7 +21,8 @@ func (l *Lifecycle) InFlight() int64 { return l.inflight.Load() }
 
 // Middleware counts the requests served by next as in flight, and asks
 // clients to close the connection (Connection: close) once draining has
-// begun. It does not allocate.
+// begun; on HTTP/2, net/http turns that header into a GOAWAY. Outside
+// draining it does not allocate.
 //
 // Do not wrap the health handlers (Handler) with it: GET /drainz would count
 // itself, and a preStop hook waiting for zero requests in flight would wait

@@ -9,14 +9,14 @@ import (
 
 // Metric names, all on the registry passed in Config.Registry.
 const (
-	MetricPhase          = "podlife_lifecycle_phase"                  // gauge{phase}: 1 for the current phase
-	MetricPhaseDuration  = "podlife_lifecycle_phase_duration_seconds" // gauge{phase}: time spent in each finished phase
-	MetricInFlight       = "podlife_lifecycle_inflight_requests"      // gauge: requests in flight
-	MetricDrained        = "podlife_lifecycle_drained_requests_total" // counter: requests that ended while draining
-	MetricForcedStops    = "podlife_lifecycle_forced_stops_total"     // counter{server="http"|"grpc"}: drains cut at DrainTimeout
-	MetricHookTimeouts   = "podlife_lifecycle_hook_timeouts_total"    // counter{hook}: hooks abandoned at HookTimeout
-	MetricWatchdogAge    = "podlife_lifecycle_watchdog_age_seconds"   // gauge{watchdog}: time since the last Beat
-	MetricWatchdogMaxAge = "podlife_lifecycle_watchdog_max_age_seconds"
+	MetricPhase          = "podlife_lifecycle_phase"                    // gauge{phase}: 1 for the current phase
+	MetricPhaseDuration  = "podlife_lifecycle_phase_duration_seconds"   // gauge{phase}: time spent in each finished phase
+	MetricInFlight       = "podlife_lifecycle_inflight_requests"        // gauge: requests in flight
+	MetricDrained        = "podlife_lifecycle_drained_requests_total"   // counter: requests that ended while draining
+	MetricForcedStops    = "podlife_lifecycle_forced_stops_total"       // counter{server="http"|"grpc"}: drains cut at DrainTimeout
+	MetricHookTimeouts   = "podlife_lifecycle_hook_timeouts_total"      // counter{hook}: hooks abandoned at HookTimeout
+	MetricWatchdogAge    = "podlife_lifecycle_watchdog_age_seconds"     // gauge{watchdog}: time since the last Beat
+	MetricWatchdogMaxAge = "podlife_lifecycle_watchdog_max_age_seconds" // gauge{watchdog}: the age that fails liveness
 )
 
 type metrics struct {

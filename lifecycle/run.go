@@ -187,7 +187,9 @@ func (l *Lifecycle) listen() error {
 			}
 			return fmt.Errorf("lifecycle: %w", err)
 		}
+		l.mu.Lock()
 		l.httpServers[i].ln = ln
+		l.mu.Unlock()
 	}
 	return nil
 }
@@ -203,12 +205,14 @@ func serveHTTP(s httpEntry) error {
 	return s.srv.Serve(s.ln)
 }
 
-// runStartup runs the startup tasks concurrently and marks startup finished.
+// runStartup runs the startup tasks concurrently and marks startup
+// finished. The first failure cancels the other tasks. Tasks cut short by
+// shutdown (ctx cancelled) are not an error.
 func (l *Lifecycle) runStartup(ctx context.Context) error {
-	var g errgroup.Group
+	g, gctx := errgroup.WithContext(ctx)
 	for i, t := range l.startup {
 		g.Go(func() error {
-			if err := t.fn(ctx); err != nil {
+			if err := t.fn(gctx); err != nil {
 				return fmt.Errorf("lifecycle: startup task %q: %w", t.name, err)
 			}
 			l.mu.Lock()
@@ -217,16 +221,18 @@ func (l *Lifecycle) runStartup(ctx context.Context) error {
 			return nil
 		})
 	}
-	if err := g.Wait(); err != nil {
+	err := g.Wait()
+	if ctx.Err() != nil {
+		return nil // shutdown began before startup finished
+	}
+	if err != nil {
 		return err
 	}
-	if ctx.Err() == nil {
-		l.started.Store(true)
-		if !l.draining.Load() {
-			l.setPhase(PhaseServing)
-		}
-		l.cfg.Logger.Info("lifecycle: started")
+	l.started.Store(true)
+	if !l.draining.Load() {
+		l.setPhase(PhaseServing)
 	}
+	l.cfg.Logger.Info("lifecycle: started")
 	return nil
 }
 

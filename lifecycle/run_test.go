@@ -184,6 +184,36 @@ func TestStartupTaskFailureStops(t *testing.T) {
 	}
 }
 
+func TestSignalDuringStartupIsNotAnError(t *testing.T) {
+	t.Parallel()
+	sigs := make(chan os.Signal, 1)
+	l := newLifecycle(t, lifecycle.Config{ShutdownDelay: time.Hour, Signals: sigs})
+	entered := make(chan struct{})
+	l.AddStartupTask("slow", func(ctx context.Context) error {
+		close(entered)
+		<-ctx.Done()
+		return ctx.Err()
+	})
+	_, r := start(t, l)
+	<-entered
+	sigs <- syscall.SIGTERM
+	if err := r.wait(t); err != nil {
+		t.Errorf("got %v, want nil: shutdown during startup is no failure", err)
+	}
+}
+
+func TestListenOnAddr(t *testing.T) {
+	t.Parallel()
+	l := newLifecycle(t, lifecycle.Config{})
+	l.AddHTTPServer(&http.Server{Addr: "127.0.0.1:0", Handler: l.Handler()}, nil)
+	l.AddHTTPServer(&http.Server{Addr: "256.0.0.1:1"}, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := l.Run(ctx); err == nil || !strings.Contains(err.Error(), "256.0.0.1") {
+		t.Errorf("got %v, want a listen error naming the bad address", err)
+	}
+}
+
 func TestHTTPDrainIsCutAtDeadline(t *testing.T) {
 	t.Parallel()
 	reg := prometheus.NewRegistry()
