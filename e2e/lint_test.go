@@ -100,6 +100,8 @@ const (
 	defaultProbePeriod      = 10                     // periodSeconds
 	defaultFailureThreshold = 3                      // failureThreshold
 	defaultTimeoutSeconds   = 1                      // timeoutSeconds
+	defaultPrestopTimeout   = 2 * time.Second        // prestop --timeout (bounds --notify)
+	defaultPrestopMax       = 20 * time.Second       // prestop --max (bounds --until-idle)
 )
 
 // lintManifests checks every Pod template among objs; ConfigMaps among objs
@@ -128,7 +130,8 @@ func lintManifests(objs []object) []error {
 
 // lintContainer checks the lifecycle budget of one container:
 //
-//   - preStop + shutdown delay + drain + margin < terminationGracePeriodSeconds
+//   - preStop + shutdown delay + drain + margin < terminationGracePeriodSeconds,
+//     preStop at its worst: prestop's --notify timeout + --sleep + --max
 //   - readiness periodSeconds × failureThreshold ≤ shutdown delay
 //   - each exec probe's own --timeout (or PROBE_TIMEOUT) < its timeoutSeconds
 //   - LIFECYCLE_TERMINATION_GRACE_PERIOD and LIFECYCLE_PRESTOP, where set,
@@ -160,21 +163,31 @@ func lintContainer(spec *corev1.PodSpec, c *corev1.Container, configMaps map[str
 	drain := dur("LIFECYCLE_DRAIN_TIMEOUT", defaultDrainTimeout)
 	margin := dur("LIFECYCLE_MARGIN", defaultMargin)
 
-	var preStop time.Duration
+	var preStop, nominal time.Duration // worst case; without the notify timeout
 	lc := c.Lifecycle
 	switch {
 	case lc == nil || lc.PreStop == nil:
 		errs = append(errs, errors.New("no preStop hook: SIGTERM would race the endpoint's removal"))
 	case lc.PreStop.Sleep != nil:
 		preStop = time.Duration(lc.PreStop.Sleep.Seconds) * time.Second
+		nominal = preStop
 	case lc.PreStop.Exec != nil:
 		cmd := lc.PreStop.Exec.Command
 		if len(cmd) == 0 || path.Base(cmd[0]) != "prestop" {
 			errs = append(errs, fmt.Errorf("preStop exec %q: want podlife's prestop (its duration is known)", cmd))
 			break
 		}
+		// In order: --notify (bounded by --timeout), --sleep, --until-idle
+		// (bounded by --max); the lint takes each step's worst case.
 		a := execArgs{cmd, env, "PRESTOP_"}
-		preStop = a.duration("sleep", 0, &errs) + a.duration("max", 0, &errs)
+		preStop = a.duration("sleep", 0, &errs)
+		if len(a.values("until-idle")) > 0 {
+			preStop += a.duration("max", defaultPrestopMax, &errs)
+		}
+		nominal = preStop
+		if len(a.values("notify")) > 0 {
+			preStop += a.duration("timeout", defaultPrestopTimeout, &errs)
+		}
 		errs = append(errs, checkLoopback("preStop", a.targets("notify", "until-idle"))...)
 	}
 	if total := preStop + delay + drain + margin; total >= grace {
@@ -187,8 +200,8 @@ func lintContainer(spec *corev1.PodSpec, c *corev1.Container, configMaps map[str
 		}
 	}
 	if v, ok := env["LIFECYCLE_PRESTOP"]; ok {
-		if d := dur("LIFECYCLE_PRESTOP", 0); d != preStop {
-			errs = append(errs, fmt.Errorf("LIFECYCLE_PRESTOP=%s, but the preStop hook takes %v", v, preStop))
+		if d := dur("LIFECYCLE_PRESTOP", 0); d != nominal {
+			errs = append(errs, fmt.Errorf("LIFECYCLE_PRESTOP=%s, but the preStop hook takes %v", v, nominal))
 		}
 	}
 

@@ -229,18 +229,18 @@ func TestLintFails(t *testing.T) {
 			name:       "grace period too short",
 			deployment: [2]string{"terminationGracePeriodSeconds: 45", "terminationGracePeriodSeconds: 30"},
 			config:     [2]string{`LIFECYCLE_TERMINATION_GRACE_PERIOD: "45s"`, `LIFECYCLE_TERMINATION_GRACE_PERIOD: "30s"`},
-			want:       "= 32s, want < terminationGracePeriodSeconds 30s",
+			want:       "= 34s, want < terminationGracePeriodSeconds 30s",
 		},
 		{
 			name:   "drain outgrows the budget",
 			config: [2]string{`LIFECYCLE_DRAIN_TIMEOUT: "15s"`, `LIFECYCLE_DRAIN_TIMEOUT: "30s"`},
-			want:   "drain 30s + margin 2s = 47s, want < terminationGracePeriodSeconds 45s",
+			want:   "drain 30s + margin 2s = 49s, want < terminationGracePeriodSeconds 45s",
 		},
 		{
 			name:       "preStop outgrows the budget",
 			deployment: [2]string{"--sleep=5s", "--sleep=25s"},
 			config:     [2]string{`LIFECYCLE_PRESTOP: "5s"`, `LIFECYCLE_PRESTOP: "25s"`},
-			want:       "budget: preStop 25s",
+			want:       "budget: preStop 27s",
 		},
 		{
 			name:       "readiness notices draining too late",
@@ -271,6 +271,11 @@ func TestLintFails(t *testing.T) {
 			name:       "preStop the service does not know",
 			deployment: [2]string{"--sleep=5s", "--sleep=3s"},
 			want:       "LIFECYCLE_PRESTOP=5s, but the preStop hook takes 3s",
+		},
+		{
+			name:       "waiting until idle takes --max at worst",
+			deployment: [2]string{"- --sleep=5s\n", "- --sleep=5s\n                  - --until-idle=http://127.0.0.1:8080/drainz\n"},
+			want:       "budget: preStop 27s",
 		},
 		{
 			name:       "no preStop",
