@@ -44,11 +44,11 @@ func (o options) validate(targets []string) (*config, error) {
 			return nil, cli.Usagef("%s", msg)
 		}
 	}
-	if err := o.validateNumbers(); err != nil {
-		return nil, err
-	}
 	if len(targets) == 0 && o.Targets == "" {
 		return nil, cli.Usagef("no load target; want e.g. warmup --wait http://127.0.0.1:8080/healthz --requests 1000 http://127.0.0.1:8080/")
+	}
+	if err := o.validateNumbers(); err != nil {
+		return nil, err
 	}
 	c := &config{o: o}
 	base, err := o.CheckFlags.Options()

@@ -223,22 +223,27 @@ func (g *GRPC) Run(ctx context.Context, plan Plan) Summary {
 			return -1, false, "cancelled" // not counted
 		case err != nil:
 			return -1, false, err.Error()
-		case h.status == nil:
+		case !h.done:
 			return -1, false, "no status"
 		case h.status.Code() == codes.Unavailable && strings.HasPrefix(h.status.Message(), "connection error"):
 			return -1, false, h.status.Message()
 		}
+		// A nil status (OK) answers Code and Message too.
 		return int(h.status.Code()), h.status.Code() == codes.OK, ""
 	})
 }
 
-// handler is a grpcurl.InvocationEventHandler that keeps only the status.
-type handler struct{ status *status.Status }
+// handler is a grpcurl.InvocationEventHandler that keeps only the
+// status; grpcurl passes a nil *status.Status for OK.
+type handler struct {
+	status *status.Status
+	done   bool
+}
 
 func (*handler) OnResolveMethod(*desc.MethodDescriptor) {}
 func (*handler) OnSendHeaders(metadata.MD)              {}
 func (*handler) OnReceiveHeaders(metadata.MD)           {}
 func (*handler) OnReceiveResponse(proto.Message)        {}
 func (h *handler) OnReceiveTrailers(s *status.Status, _ metadata.MD) {
-	h.status = s
+	h.status, h.done = s, true
 }

@@ -26,14 +26,13 @@ func TestBucketRoundTrip(t *testing.T) {
 
 func TestHistogramQuantiles(t *testing.T) {
 	t.Parallel()
-	rng := rand.New(rand.NewPCG(1, 2))
 	tests := []struct {
 		name string
-		gen  func() time.Duration
+		gen  func(rng *rand.Rand) time.Duration
 	}{
-		{"uniform 0-10ms", func() time.Duration { return time.Duration(rng.Int64N(int64(10 * time.Millisecond))) }},
-		{"exponential mean 1ms", func() time.Duration { return time.Duration(rng.ExpFloat64() * float64(time.Millisecond)) }},
-		{"bimodal 100µs / 50ms", func() time.Duration {
+		{"uniform 0-10ms", func(rng *rand.Rand) time.Duration { return time.Duration(rng.Int64N(int64(10 * time.Millisecond))) }},
+		{"exponential mean 1ms", func(rng *rand.Rand) time.Duration { return time.Duration(rng.ExpFloat64() * float64(time.Millisecond)) }},
+		{"bimodal 100µs / 50ms", func(rng *rand.Rand) time.Duration {
 			if rng.IntN(100) < 95 {
 				return 100*time.Microsecond + time.Duration(rng.Int64N(10000))
 			}
@@ -43,10 +42,11 @@ func TestHistogramQuantiles(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
+			rng := rand.New(rand.NewPCG(1, 2))
 			var h Histogram
 			all := make([]time.Duration, 20000)
 			for i := range all {
-				all[i] = tt.gen()
+				all[i] = tt.gen(rng)
 				h.Record(all[i])
 			}
 			slices.Sort(all)

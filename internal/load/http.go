@@ -136,7 +136,7 @@ func (c HTTPConfig) transport(conc int, conns *connSet) *http.Transport {
 			}
 			return conns.dial(ctx, d, network, addr)
 		},
-		TLSClientConfig:     c.TLS,
+		TLSClientConfig:     c.TLS.Clone(), // the transport edits NextProtos
 		MaxIdleConnsPerHost: conc,
 		DisableCompression:  true,
 		TLSHandshakeTimeout: timeout,

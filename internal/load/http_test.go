@@ -2,7 +2,6 @@ package load
 
 import (
 	"context"
-	"crypto/tls"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -14,6 +13,7 @@ import (
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
 	"github.com/podlife/podlife/internal/check"
+	"github.com/podlife/podlife/internal/load/loadtest"
 )
 
 func get(url string) []vegeta.Target {
@@ -36,10 +36,10 @@ func TestRunHTTPExactCount(t *testing.T) {
 		{60, 4, 2000},
 	}
 	for _, tt := range tests {
-		var c counter
-		srv := newServer(t, &c)
+		var c loadtest.Counter
+		srv := loadtest.Server(t, &c)
 		s := RunHTTP(context.Background(), HTTPConfig{Targets: get(srv.URL + "/")}, Plan{Requests: tt.n, Concurrency: tt.conc, Rate: tt.rate})
-		if got := c.n.Load(); got != int64(tt.n) {
+		if got := c.N(); got != int64(tt.n) {
 			t.Errorf("N=%d C=%d R=%v: got %d requests at the server, want exactly %d", tt.n, tt.conc, tt.rate, got, tt.n)
 		}
 		if s.Requests != tt.n || s.Successes != tt.n || s.Codes["200"] != tt.n {
@@ -58,8 +58,8 @@ func TestRunHTTPExactCount(t *testing.T) {
 // evenly and that method, headers, body and Host arrive.
 func TestRunHTTPSpreadsTargets(t *testing.T) {
 	t.Parallel()
-	var c counter
-	srv := newServer(t, &c)
+	var c loadtest.Counter
+	srv := loadtest.Server(t, &c)
 	hdr := http.Header{"X-Test": {"warm"}, "Host": {"app.example"}}
 	var tgts []vegeta.Target
 	for _, p := range []string{"/a", "/b", "/c"} {
@@ -67,24 +67,24 @@ func TestRunHTTPSpreadsTargets(t *testing.T) {
 	}
 	RunHTTP(context.Background(), HTTPConfig{Targets: tgts}, Plan{Requests: 300, Concurrency: 5})
 	for _, p := range []string{"/a", "/b", "/c"} {
-		if got := c.paths[p]; got != 100 {
+		if got := c.Path(p); got != 100 {
 			t.Errorf("%s: got %d requests, want 100 (a third each)", p, got)
 		}
 	}
-	if got, want := strings.Join(c.seen, " "), `POST warm {"k":1} app.example`; got != want {
+	if got, want := strings.Join(c.First(), " "), `POST warm {"k":1} app.example`; got != want {
 		t.Errorf("request: got %q, want %q", got, want)
 	}
 }
 
 func TestRunHTTPStatusesAndErrors(t *testing.T) {
 	t.Parallel()
-	c := counter{status: func(n int64) int {
+	c := loadtest.Counter{Status: func(n int64) int {
 		if n%4 == 0 {
 			return http.StatusServiceUnavailable
 		}
 		return http.StatusOK
 	}}
-	srv := newServer(t, &c)
+	srv := loadtest.Server(t, &c)
 	s := RunHTTP(context.Background(), HTTPConfig{Targets: get(srv.URL)}, Plan{Requests: 100, Concurrency: 4})
 	if s.Codes["200"] != 75 || s.Codes["503"] != 25 || s.Successes != 75 {
 		t.Errorf("got codes %v and %d successes, want 75×200 and 25×503", s.Codes, s.Successes)
@@ -93,7 +93,7 @@ func TestRunHTTPStatusesAndErrors(t *testing.T) {
 		t.Errorf("success ratio: got %v, want %v", got, want)
 	}
 
-	s = RunHTTP(context.Background(), HTTPConfig{Targets: get("http://" + closedAddr(t) + "/")}, Plan{Requests: 10, Concurrency: 2})
+	s = RunHTTP(context.Background(), HTTPConfig{Targets: get("http://" + loadtest.ClosedAddr(t) + "/")}, Plan{Requests: 10, Concurrency: 2})
 	if s.Requests != 10 || s.Successes != 0 || len(s.Codes) != 0 {
 		t.Errorf("refused: got %d requests, %d successes, codes %v; want 10, 0, none", s.Requests, s.Successes, s.Codes)
 	}
@@ -111,20 +111,13 @@ func TestRunHTTPStatusesAndErrors(t *testing.T) {
 
 func TestRunHTTPProtocols(t *testing.T) {
 	t.Parallel()
-	pki := newPKI(t)
+	pki := loadtest.NewPKI(t)
 	tlsConf, err := TLSConfig(check.TLSOptions{CAFile: pki.CAFile}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	newTLS := func(c *counter) *httptest.Server {
-		s := httptest.NewUnstartedServer(c)
-		s.EnableHTTP2 = true
-		s.TLS = &tls.Config{Certificates: []tls.Certificate{pki.Server}}
-		s.StartTLS()
-		t.Cleanup(s.Close)
-		return s
-	}
-	newH2C := func(c *counter) *httptest.Server {
+	newTLS := func(c *loadtest.Counter) *httptest.Server { return loadtest.TLSServer(t, c, pki) }
+	newH2C := func(c *loadtest.Counter) *httptest.Server {
 		s := httptest.NewUnstartedServer(c)
 		s.Config.Protocols = new(http.Protocols)
 		s.Config.Protocols.SetHTTP1(true)
@@ -135,7 +128,7 @@ func TestRunHTTPProtocols(t *testing.T) {
 	}
 	tests := []struct {
 		name  string
-		start func(*counter) *httptest.Server
+		start func(*loadtest.Counter) *httptest.Server
 		conf  HTTPConfig
 		proto int
 	}{
@@ -147,15 +140,15 @@ func TestRunHTTPProtocols(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			var c counter
+			var c loadtest.Counter
 			srv := tt.start(&c)
 			tt.conf.Targets = get(srv.URL + "/")
 			s := RunHTTP(context.Background(), tt.conf, Plan{Requests: 50, Concurrency: 4})
 			if s.Successes != 50 {
 				t.Fatalf("got %d successes (errors %v), want 50", s.Successes, s.Errors)
 			}
-			if got := c.protos[tt.proto]; got != 50 {
-				t.Errorf("got protocols %v, want 50 requests in HTTP/%d", c.protos, tt.proto)
+			if got := c.Proto(tt.proto); got != 50 {
+				t.Errorf("got %d requests in HTTP/%d, want 50", got, tt.proto)
 			}
 		})
 	}
@@ -168,13 +161,13 @@ func TestRunHTTPUnixSocket(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var c counter
+	var c loadtest.Counter
 	srv := &http.Server{Handler: &c, ReadHeaderTimeout: 5 * time.Second}
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
 	s := RunHTTP(context.Background(), HTTPConfig{Targets: get("http://localhost/"), UnixSocket: sock}, Plan{Requests: 20, Concurrency: 2})
-	if s.Successes != 20 || c.n.Load() != 20 {
-		t.Errorf("got %d successes, %d at the server (errors %v), want 20", s.Successes, c.n.Load(), s.Errors)
+	if s.Successes != 20 || c.N() != 20 {
+		t.Errorf("got %d successes, %d at the server (errors %v), want 20", s.Successes, c.N(), s.Errors)
 	}
 }
 
@@ -182,7 +175,7 @@ func TestRunHTTPStopsOnDurationAndWarm(t *testing.T) {
 	t.Parallel()
 	t.Run("duration", func(t *testing.T) {
 		t.Parallel()
-		srv := newServer(t, &counter{})
+		srv := loadtest.Server(t, &loadtest.Counter{})
 		s := RunHTTP(context.Background(), HTTPConfig{Targets: get(srv.URL)}, Plan{Duration: 200 * time.Millisecond, Rate: 200, Concurrency: 2})
 		if s.Stop != StopDuration || s.Requests == 0 {
 			t.Errorf("got stop %q after %d requests, want %q after some", s.Stop, s.Requests, StopDuration)
@@ -190,14 +183,14 @@ func TestRunHTTPStopsOnDurationAndWarm(t *testing.T) {
 	})
 	t.Run("warm", func(t *testing.T) {
 		t.Parallel()
-		var c counter
-		srv := newServer(t, &c)
+		var c loadtest.Counter
+		srv := loadtest.Server(t, &c)
 		plan := Plan{Requests: 1_000_000, Concurrency: 4, Warm: Warm{P99: 5 * time.Second, Window: 20 * time.Millisecond}}
 		s := RunHTTP(context.Background(), HTTPConfig{Targets: get(srv.URL)}, plan)
 		if s.Stop != StopWarm || s.Requests >= plan.Requests || s.Windows != 1 {
 			t.Errorf("got stop %q after %d requests and %d windows, want %q after one window", s.Stop, s.Requests, s.Windows, StopWarm)
 		}
-		if got := c.n.Load(); got != int64(s.Requests) {
+		if got := c.N(); got != int64(s.Requests) {
 			t.Errorf("got %d requests at the server, %d in the summary, want the same", got, s.Requests)
 		}
 	})
@@ -208,7 +201,7 @@ func TestRunHTTPStopsOnDurationAndWarm(t *testing.T) {
 func TestRunHTTPCancel(t *testing.T) {
 	t.Parallel()
 	inFlight := make(chan struct{}, 100)
-	srv := newServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := loadtest.Server(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		inFlight <- struct{}{}
 		select {
 		case <-r.Context().Done():

@@ -1,0 +1,307 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/podlife/podlife/internal/cli"
+	"github.com/podlife/podlife/internal/load/loadtest"
+)
+
+// lines collects the JSON lines warmup writes, and calls onLine on each.
+type lines struct {
+	mu     sync.Mutex
+	buf    bytes.Buffer
+	onLine func(line string)
+}
+
+func (l *lines) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.buf.Write(p)
+	if l.onLine != nil {
+		for _, line := range strings.Split(strings.TrimSpace(string(p)), "\n") {
+			l.onLine(line)
+		}
+	}
+	return len(p), nil
+}
+
+// summary returns the summary line, decoded.
+func (l *lines) summary(t *testing.T) map[string]any {
+	t.Helper()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, line := range strings.Split(l.buf.String(), "\n") {
+		if strings.Contains(line, `"phase":"summary"`) {
+			var m map[string]any
+			if err := json.Unmarshal([]byte(line), &m); err != nil {
+				t.Fatalf("summary %q: %v", line, err)
+			}
+			return m
+		}
+	}
+	t.Fatalf("no summary line in:\n%s", l.buf.String())
+	return nil
+}
+
+func (l *lines) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
+
+// runWarmup runs warmup in the test process, with an empty environment.
+func runWarmup(t *testing.T, out *lines, args ...string) error {
+	t.Helper()
+	var stderr bytes.Buffer
+	c := command{environ: map[string]string{}, pid1: filepath.Join(t.TempDir(), "pid1")}
+	err := c.run(context.Background(), args, out, &stderr)
+	if err != nil {
+		t.Logf("warmup %s: %v; stderr: %s", strings.Join(args, " "), err, stderr.String())
+	}
+	return err
+}
+
+// TestLateServer waits on a server that starts listening only once
+// warmup has reported it unreachable, then answers 503 before 200.
+func TestLateServer(t *testing.T) {
+	t.Parallel()
+	addr := loadtest.ClosedAddr(t)
+	c := &loadtest.Counter{Status: func(n int64) int {
+		if n == 1 {
+			return http.StatusServiceUnavailable
+		}
+		return http.StatusOK
+	}}
+	srv := &http.Server{Handler: c, ReadHeaderTimeout: 5 * time.Second}
+	t.Cleanup(func() { srv.Close() })
+	var once sync.Once
+	out := &lines{onLine: func(line string) {
+		if strings.Contains(line, `"state":"unreachable"`) {
+			once.Do(func() {
+				ln, err := net.Listen("tcp", addr)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				go srv.Serve(ln)
+			})
+		}
+	}}
+	url := "http://" + addr + "/"
+	if err := runWarmup(t, out, "--wait-interval", "20ms", "--requests", "30", "--wait", url+"healthz", url); err != nil {
+		t.Fatal(err)
+	}
+	var states []string
+	for _, line := range strings.Split(out.String(), "\n") {
+		var m map[string]any
+		if json.Unmarshal([]byte(line), &m) == nil && m["state"] != nil {
+			states = append(states, m["state"].(string))
+		}
+	}
+	if got, want := strings.Join(states, ","), "unreachable,unhealthy,ready"; got != want {
+		t.Errorf("wait states: got %s, want %s (a line per change, not per attempt)", got, want)
+	}
+	if got := c.Path("/"); got != 30 {
+		t.Errorf("got %d load requests, want 30", got)
+	}
+}
+
+// TestTLS waits on and loads an HTTPS server with the same --ca-file;
+// the load negotiates HTTP/2 unless --http2=false.
+func TestTLS(t *testing.T) {
+	t.Parallel()
+	pki := loadtest.NewPKI(t)
+	for _, tt := range []struct {
+		flag  string
+		proto int
+	}{{"--http2=true", 2}, {"--http2=false", 1}} {
+		c := &loadtest.Counter{}
+		srv := loadtest.TLSServer(t, c, pki)
+		out := &lines{}
+		if err := runWarmup(t, out, "--ca-file", pki.CAFile, tt.flag, "--requests", "20", "--wait", srv.URL+"/healthz", srv.URL+"/"); err != nil {
+			t.Fatal(err)
+		}
+		if s := out.summary(t); s["successes"] != 20.0 {
+			t.Errorf("%s: got summary %v, want 20 successes", tt.flag, s)
+		}
+		if got := c.Path("/"); got != 20 {
+			t.Errorf("%s: got %d requests, want 20", tt.flag, got)
+		}
+		if got := c.Proto(tt.proto); got < 20 {
+			t.Errorf("%s: got %d requests in HTTP/%d, want the 20 of the load", tt.flag, got, tt.proto)
+		}
+	}
+
+	// Without the CA, the wait fails on the TLS handshake (fail-open).
+	srv := loadtest.TLSServer(t, &loadtest.Counter{}, pki)
+	out := &lines{}
+	if err := runWarmup(t, out, "--timeout", "1s", "--requests", "1", "--wait", srv.URL, srv.URL); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), `"reason":"TLS handshake: `) {
+		t.Errorf("got %s, want a TLS handshake failure in the wait", out)
+	}
+}
+
+func TestH2C(t *testing.T) {
+	t.Parallel()
+	c := &loadtest.Counter{}
+	srv := &http.Server{Handler: c, ReadHeaderTimeout: 5 * time.Second, Protocols: new(http.Protocols)}
+	srv.Protocols.SetHTTP1(true)
+	srv.Protocols.SetUnencryptedHTTP2(true)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	if err := runWarmup(t, &lines{}, "--h2c", "--requests", "15", "http://"+ln.Addr().String()+"/"); err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Proto(2); got != 15 {
+		t.Errorf("got %d requests in HTTP/2, want 15", got)
+	}
+}
+
+// TestPaceAndWarm checks the rate, the ramp and the early stop through
+// the command line.
+func TestPaceAndWarm(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		args     []string
+		stop     string
+		requests float64 // 0: fewer than --requests
+	}{
+		{[]string{"--rate", "500", "--ramp", "100ms", "--requests", "40"}, "requests", 40},
+		{[]string{"--rate", "100", "--duration", "200ms"}, "duration", -1},
+		{[]string{"--requests", "1000000", "--warm-p99", "10s", "--warm-window", "20ms"}, "warm", 0},
+		{[]string{"--requests", "1000000", "--warm-plateau", "1", "--warm-window", "20ms"}, "warm", 0},
+	}
+	for _, tt := range tests {
+		c := &loadtest.Counter{}
+		srv := loadtest.Server(t, c)
+		out := &lines{}
+		if err := runWarmup(t, out, append(tt.args, srv.URL)...); err != nil {
+			t.Fatal(err)
+		}
+		s := out.summary(t)
+		if s["stop"] != tt.stop {
+			t.Errorf("%v: got stop %v, want %s", tt.args, s["stop"], tt.stop)
+		}
+		got := s["requests"].(float64)
+		switch {
+		case tt.requests > 0 && got != tt.requests:
+			t.Errorf("%v: got %v requests, want %v", tt.args, got, tt.requests)
+		case tt.requests == 0 && got >= 1000000:
+			t.Errorf("%v: got %v requests, want an early stop", tt.args, got)
+		case got != float64(c.N()):
+			t.Errorf("%v: got %v requests in the summary, %d at the server, want the same", tt.args, got, c.N())
+		}
+	}
+}
+
+// TestTimeoutDuringLoad checks that --timeout ends a load whose requests
+// hang, promptly and with the summary.
+func TestTimeoutDuringLoad(t *testing.T) {
+	t.Parallel()
+	c := &loadtest.Counter{Block: make(chan struct{})}
+	srv := loadtest.Server(t, c)
+	t.Cleanup(func() { close(c.Block) })
+	out := &lines{}
+	start := time.Now()
+	if err := runWarmup(t, out, "--timeout", "1s", "--duration", "5m", "--request-timeout", "1m", srv.URL); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("took %v with --timeout 1s, want it bounded", d)
+	}
+	if s := out.summary(t); s["stop"] != "timeout" || s["requests"] != 0.0 {
+		t.Errorf("got stop %v after %v requests, want timeout after 0 (the aborted ones do not count)", s["stop"], s["requests"])
+	}
+}
+
+func TestLogToPID1(t *testing.T) {
+	t.Parallel()
+	srv := loadtest.Server(t, &loadtest.Counter{})
+	pid1 := filepath.Join(t.TempDir(), "pid1-stdout")
+	if err := os.WriteFile(pid1, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var stdout bytes.Buffer
+	c := command{environ: map[string]string{"WARMUP_LOG_TO_PID1": "true"}, pid1: pid1}
+	if err := c.run(context.Background(), []string{"--requests", "3", srv.URL}, &stdout, &bytes.Buffer{}); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := os.ReadFile(pid1)
+	if string(got) != stdout.String() || !strings.Contains(string(got), `"requests":3,`) {
+		t.Errorf("PID 1 got:\n%s\nwant what stdout got:\n%s", got, stdout.String())
+	}
+
+	// No PID 1 stdout to write to: a warning, and on with stdout alone.
+	stdout.Reset()
+	c.pid1 = filepath.Join(t.TempDir(), "missing", "fd1")
+	if err := c.run(context.Background(), []string{"--requests", "3", srv.URL}, &stdout, &bytes.Buffer{}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(stdout.String(), "cannot write to PID 1's stdout") || !strings.Contains(stdout.String(), `"requests":3,`) {
+		t.Errorf("got %s, want a warning and the summary", stdout.String())
+	}
+}
+
+// TestSIGTERM sends SIGTERM to the warmup binary during a load whose
+// requests hang: it stops at once, prints the summary and exits 0.
+func TestSIGTERM(t *testing.T) {
+	t.Parallel()
+	bin, err := exec.LookPath("warmup") // installed by testscript.Main
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &loadtest.Counter{Block: make(chan struct{}), InFlight: make(chan struct{}, 1)}
+	srv := loadtest.Server(t, c)
+	t.Cleanup(func() { close(c.Block) })
+	cmd := exec.Command(bin, "--duration", "5m", "--concurrency", "2", srv.URL)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-c.InFlight:
+	case <-time.After(10 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("no request in flight after 10s")
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err = <-done:
+	case <-time.After(10 * time.Second):
+		cmd.Process.Kill()
+		t.Fatalf("warmup still running 10s after SIGTERM")
+	}
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		t.Errorf("got exit code %d (stderr %q), want %d", ee.ExitCode(), stderr.String(), cli.ExitOK)
+	}
+	if !strings.Contains(stdout.String(), `"stop":"signal"`) {
+		t.Errorf("got stdout:\n%s\nwant a summary with stop signal", stdout.String())
+	}
+}
