@@ -1,0 +1,229 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// config is the demo's command line.
+type config struct {
+	verbose bool
+	binDir  string
+	lag     time.Duration
+	without bool // no warm-up, no preStop hook, no shutdown delay
+}
+
+// deadline bounds the whole demo: it must not hang.
+const deadline = 90 * time.Second
+
+// probeSample is how many requests measure a Pod's first-user latency.
+const probeSample = 600
+
+func demo(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
+	ctx, cancel := context.WithTimeout(ctx, deadline)
+	defer cancel()
+	log := io.Discard
+	if cfg.verbose {
+		log = stderr
+	}
+	say := func(step, format string, args ...any) {
+		outputMu.Lock()
+		defer outputMu.Unlock()
+		fmt.Fprintf(stdout, "%-9s %s\n", step, fmt.Sprintf(format, args...))
+	}
+	begin := time.Now()
+	fmt.Fprintln(stdout, "podlife demo: a rolling update on this machine — real processes, no Docker, no cluster")
+
+	bin := cfg.binDir
+	if bin == "" {
+		dir, err := os.MkdirTemp("", "podlife-demo-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		start := time.Now()
+		if err := build(ctx, dir); err != nil {
+			return err
+		}
+		bin = dir
+		say("build", "service, probe, warmup, prestop (%.1fs)", time.Since(start).Seconds())
+	}
+
+	var pods []*pod
+	defer func() {
+		for _, p := range pods {
+			p.kill()
+		}
+	}()
+	start := func(name string) (*pod, error) {
+		p, err := startPod(ctx, name, bin, !cfg.without, log)
+		if err == nil {
+			pods = append(pods, p)
+		}
+		return p, err
+	}
+	waitStarted := func(p *pod) error {
+		for ctx.Err() == nil {
+			if _, err := p.exec(ctx, "probe", "--timeout", "800ms", p.url("/startupz")); err == nil {
+				return nil
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		return ctx.Err()
+	}
+
+	// 1. A Pod that gets traffic the moment it starts: its first users pay
+	// for the cold caches.
+	cold, err := start("cold")
+	if err != nil {
+		return err
+	}
+	if err := waitStarted(cold); err != nil {
+		return fmt.Errorf("cold: never started: %w", err)
+	}
+	coldP50, coldP99, err := latencies(ctx, cold.url("/hello"), probeSample, loadClients)
+	if err != nil {
+		return fmt.Errorf("cold: %w", err)
+	}
+	cold.kill()
+	say("cold", "a Pod that takes traffic without warm-up: its first %d requests: p50 %s, p99 %s", probeSample, ms(coldP50), ms(coldP99))
+
+	lb, err := newBalancer()
+	if err != nil {
+		return err
+	}
+	defer lb.Close()
+
+	// 2. and 4. Pods started as kubelet starts them: entrypoint and
+	// postStart together, then readiness probes; ready means "in the
+	// balancer".
+	type readyPod struct {
+		p       *pod
+		sum     warmupSummary
+		readyIn time.Duration
+		stop    context.CancelFunc
+	}
+	launch := func(name string) (*readyPod, error) {
+		t0 := time.Now()
+		p, err := start(name)
+		if err != nil {
+			return nil, err
+		}
+		var sum warmupSummary
+		if !cfg.without {
+			if sum, err = p.postStart(ctx); err != nil {
+				return nil, err
+			}
+		}
+		ready := make(chan struct{})
+		pctx, stop := context.WithCancel(ctx)
+		go p.readiness(pctx, func(ok bool) {
+			if ok {
+				lb.Add(p.addr)
+				close(ready)
+			}
+		})
+		select {
+		case <-ready:
+		case <-ctx.Done():
+			stop()
+			return nil, fmt.Errorf("%s: never ready: %w", name, ctx.Err())
+		}
+		return &readyPod{p, sum, time.Since(t0), stop}, nil
+	}
+
+	v1, err := launch("v1")
+	if err != nil {
+		return err
+	}
+	defer v1.stop()
+	say("v1", "started; %s; ready after %.1fs; in the balancer", v1.sum, v1.readyIn.Seconds())
+	// Measured before the load starts, as the cold Pod was.
+	warmP50, warmP99, err := latencies(ctx, v1.p.url("/hello"), probeSample, loadClients)
+	if err != nil {
+		return fmt.Errorf("v1: %w", err)
+	}
+
+	// 3. Users.
+	l := startLoad(ctx, "http://"+lb.Addr()+"/hello")
+	say("load", "%d clients with keep-alive → %s (L4 balancer; a deleted endpoint keeps getting connections for %v)", loadClients, lb.Addr(), cfg.lag)
+	time.Sleep(time.Second)
+
+	v2, err := launch("v2")
+	if err != nil {
+		l.Stop()
+		return err
+	}
+	defer v2.stop()
+	say("v2", "started; %s; ready after %.1fs; in the balancer", v2.sum, v2.readyIn.Seconds())
+	time.Sleep(time.Second)
+
+	// 5. v1 is deleted: the endpoint controller and kubelet act at once.
+	dropped := lb.RemoveAfter(v1.p.addr, cfg.lag)
+	sigterm, exited, exitErr := v1.p.terminate(ctx, !cfg.without)
+	v1.stop()
+	<-dropped
+	time.Sleep(time.Second) // v2 alone serves for a while
+	l.Stop()
+	exit := "exit 0"
+	if exitErr != nil {
+		exit = exitErr.Error()
+	}
+	hook := fmt.Sprintf("preStop `prestop --notify /drainz --sleep %v`", preStopSleep)
+	if cfg.without {
+		hook = "no preStop hook, no shutdown delay"
+	}
+	say("v1", "deleted: %s; endpoint dropped after %v; SIGTERM at %.1fs; %s at %.1fs",
+		hook, cfg.lag, sigterm.Seconds(), exit, exited.Seconds())
+
+	served, failed := l.ok.Load(), l.failed.Load()
+	fmt.Fprintln(stdout)
+	fmt.Fprintln(stdout, "summary")
+	fmt.Fprintf(stdout, "  warm-up    first %d requests of a Pod: p50 %s → %s, p99 %s → %s (cold → v1 %s)\n",
+		probeSample, ms(coldP50), ms(warmP50), ms(coldP99), ms(warmP99), map[bool]string{false: "after postStart warmup", true: "without warm-up"}[cfg.without])
+	fmt.Fprintf(stdout, "  rollout    %d requests served, %d failed, while v1 was replaced by v2\n", served, failed)
+	fmt.Fprintf(stdout, "  took       %.1fs\n", time.Since(begin).Seconds())
+	switch {
+	case failed > 0:
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		return fmt.Errorf("%d requests failed during the rollout (last: %v)", failed, l.lastErr)
+	case exitErr != nil:
+		return fmt.Errorf("v1 did not shut down cleanly: %w", exitErr)
+	case served == 0:
+		return errors.New("no request was served")
+	}
+	return nil
+}
+
+// build compiles the example service and the podlife binaries into dir.
+func build(ctx context.Context, dir string) error {
+	goBin := os.Getenv("GO")
+	if goBin == "" {
+		goBin = "go"
+	}
+	root, err := exec.CommandContext(ctx, goBin, "list", "-m", "-f", "{{.Dir}}").Output()
+	if err != nil {
+		return fmt.Errorf("go list -m (run the demo from the podlife module): %w", err)
+	}
+	cmd := exec.CommandContext(ctx, goBin, "build", "-o", dir+string(filepath.Separator),
+		"./examples/service", "./cmd/probe", "./cmd/warmup", "./cmd/prestop")
+	cmd.Dir = strings.TrimSpace(string(root))
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("go build: %w\n%s", err, out)
+	}
+	return nil
+}
+
+// ms formats d in milliseconds.
+func ms(d time.Duration) string {
+	return fmt.Sprintf("%.1fms", float64(d)/float64(time.Millisecond))
+}
