@@ -11,9 +11,11 @@ FROM scratch AS service
 COPY --from=podlife /podlife/ /podlife/
 COPY service /app/service
 ARG VERSION=dev
+ARG REVISION=
 LABEL org.opencontainers.image.title="podlife example service" \
       org.opencontainers.image.source="https://github.com/podlife/podlife" \
-      org.opencontainers.image.version="${VERSION}"
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}"
 USER 65532:65532
 ENV PORT=8080
 EXPOSE 8080
