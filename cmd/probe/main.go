@@ -4,8 +4,10 @@
 //
 // It runs in every Pod every few seconds, so its start-up is its
 // performance: the runtime's periodic GOMAXPROCS update is off (the
-// process lives for milliseconds), and no signal handler is installed (a
-// probe has nothing to clean up; SIGTERM's default action ends it).
+// process lives for milliseconds), it runs on one P unless GOMAXPROCS says
+// otherwise (its work is waiting on sockets; a second P only costs thread
+// wake-ups, measured by bench/probe), and no signal handler is installed
+// (a probe has nothing to clean up; SIGTERM's default action ends it).
 //
 //go:debug updatemaxprocs=0
 package main
@@ -13,6 +15,7 @@ package main
 import (
 	"context"
 	"os"
+	"runtime"
 
 	"github.com/podlife/podlife/internal/cli"
 )
@@ -21,6 +24,9 @@ import (
 var version string
 
 func main() {
+	if os.Getenv("GOMAXPROCS") == "" {
+		runtime.GOMAXPROCS(1)
+	}
 	err := run(context.Background(), os.Args[1:], os.Stdout, os.Stderr)
 	os.Exit(cli.Report("probe", err, os.Stderr))
 }
