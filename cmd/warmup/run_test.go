@@ -149,7 +149,7 @@ func TestTLS(t *testing.T) {
 	// Without the CA, the wait fails on the TLS handshake (fail-open).
 	srv := loadtest.TLSServer(t, &loadtest.Counter{}, pki)
 	out := &lines{}
-	if err := runWarmup(t, out, "--timeout", "1s", "--requests", "1", "--wait", srv.URL, srv.URL); err != nil {
+	if err := runWarmup(t, out, "--timeout", "3s", "--requests", "1", "--wait", srv.URL, srv.URL); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(out.String(), `"reason":"TLS handshake: `) {

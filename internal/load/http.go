@@ -45,11 +45,12 @@ const DefaultRequestTimeout = 10 * time.Second
 // counted.
 func RunHTTP(ctx context.Context, c HTTPConfig, plan Plan) Summary {
 	conc := max(plan.Concurrency, 1)
-	conns := &connSet{conns: map[*trackedConn]struct{}{}}
+	conns := &connSet{conns: map[*trackedConn]struct{}{}, timeout: cmp(c.RequestTimeout, DefaultRequestTimeout)}
 	defer context.AfterFunc(ctx, conns.closeAll)()
+	// No Client.Timeout: it costs a context, a timer and a goroutine
+	// hand-off per request; the connections' deadlines bound requests.
 	client := &http.Client{
 		Transport: c.transport(conc, conns),
-		Timeout:   cmp(c.RequestTimeout, DefaultRequestTimeout),
 		CheckRedirect: func(*http.Request, []*http.Request) error {
 			return http.ErrUseLastResponse // a redirect is an answer
 		},
@@ -167,11 +168,15 @@ func (c HTTPConfig) transport(conc int, conns *connSet) *http.Transport {
 var errLoadEnded = errors.New("load ended")
 
 // connSet tracks the open connections of a load, so that closeAll can
-// abort every request in flight at once, at no cost per request.
+// abort every request in flight at once, at no cost per request. Its
+// connections also bound each request: every write of a request pushes
+// the connection's deadline timeout ahead, so an answer that takes longer
+// fails with a timeout.
 type connSet struct {
-	mu     sync.Mutex
-	conns  map[*trackedConn]struct{}
-	closed bool
+	timeout time.Duration
+	mu      sync.Mutex
+	conns   map[*trackedConn]struct{}
+	closed  bool
 }
 
 func (s *connSet) dial(ctx context.Context, d *net.Dialer, network, addr string) (net.Conn, error) {
@@ -207,11 +212,19 @@ func (s *connSet) remove(c *trackedConn) {
 	s.mu.Unlock()
 }
 
-// trackedConn leaves its connSet when closed.
+// trackedConn leaves its connSet when closed, and pushes its deadline
+// ahead on each write.
 type trackedConn struct {
 	net.Conn
 	set  *connSet
 	once sync.Once
+}
+
+func (c *trackedConn) Write(p []byte) (int, error) {
+	if err := c.Conn.SetDeadline(time.Now().Add(c.set.timeout)); err != nil {
+		return 0, err
+	}
+	return c.Conn.Write(p)
 }
 
 func (c *trackedConn) Close() error {

@@ -224,3 +224,25 @@ func TestRunHTTPCancel(t *testing.T) {
 		t.Errorf("got stop %q with %d requests (%v), want %q with the aborted ones not counted", s.Stop, s.Requests, s.Errors, StopCancelled)
 	}
 }
+
+// TestRunHTTPRequestTimeout checks that a request the server does not
+// answer fails after RequestTimeout, as an error of the target.
+func TestRunHTTPRequestTimeout(t *testing.T) {
+	t.Parallel()
+	c := &loadtest.Counter{Block: make(chan struct{})}
+	srv := loadtest.Server(t, c)
+	t.Cleanup(func() { close(c.Block) })
+	start := time.Now()
+	s := RunHTTP(context.Background(), HTTPConfig{Targets: get(srv.URL), RequestTimeout: 200 * time.Millisecond}, Plan{Requests: 4, Concurrency: 2})
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("took %v with a 200ms request timeout, want it bounded", d)
+	}
+	if s.Requests != 4 || s.Successes != 0 {
+		t.Fatalf("got %d requests, %d successes, want 4 failed", s.Requests, s.Successes)
+	}
+	for e := range s.Errors {
+		if !strings.Contains(e, "timeout") {
+			t.Errorf("got error %q, want a timeout", e)
+		}
+	}
+}
