@@ -57,7 +57,7 @@ type options struct {
 	HTTP2         bool     `env:"HTTP2"`
 	H2C           bool     `env:"H2C"`
 	Data          string   `env:"DATA"`
-	Protoset      []string `env:"PROTOSET" envSeparator:","`
+	Protoset      []string `env:"PROTOSET" envSeparator:"\n"`
 
 	Strict     bool    `env:"STRICT"`
 	MinSuccess float64 `env:"MIN_SUCCESS"`
@@ -95,7 +95,7 @@ func defaultOptions() options {
 // register defines the flags on fs, with the current values (from the
 // environment) as defaults.
 func (o *options) register(fs *flag.FlagSet) {
-	fs.Var(cli.NewList((*[]string)(&o.Wait)), "wait", "wait until `TARGET` passes before the load; repeatable (env: separated by spaces)")
+	fs.Var(cli.NewList((*[]string)(&o.Wait)), "wait", "wait until `TARGET` passes before the load; repeatable (env: one per line, or separated by spaces)")
 	fs.StringVar(&o.WaitStatus, "wait-status", o.WaitStatus, "HTTP statuses that pass a wait check, e.g. `200,204` or 2xx (default 200-399)")
 	fs.DurationVar(&o.WaitTimeout, "wait-timeout", o.WaitTimeout, "bound on the wait phase (default: the rest of --timeout)")
 	fs.DurationVar(&o.WaitInterval, "wait-interval", o.WaitInterval, "longest pause between wait attempts; the first are 50ms, doubling")
@@ -140,7 +140,7 @@ func (o *options) register(fs *flag.FlagSet) {
 	fs.BoolVar(&o.HTTP2, "http2", o.HTTP2, "negotiate HTTP/2 with https:// load targets (--http2=false: HTTP/1.1)")
 	fs.BoolVar(&o.H2C, "h2c", o.H2C, "send http:// load as cleartext HTTP/2 (prior knowledge)")
 	fs.StringVar(&o.Data, "data", o.Data, "gRPC request message as `JSON` (default {})")
-	fs.Var(cli.NewList(&o.Protoset), "protoset", "take gRPC descriptors from this FileDescriptorSet `file` instead of server reflection; repeatable (env: comma-separated)")
+	fs.Var(cli.NewList(&o.Protoset), "protoset", "take gRPC descriptors from this FileDescriptorSet `file` instead of server reflection; repeatable (env: one per line)")
 
 	fs.BoolVar(&o.Strict, "strict", o.Strict, "exit 1 when the wait times out or the success ratio is below --min-success")
 	fs.Float64Var(&o.MinSuccess, "min-success", o.MinSuccess, "smallest success ratio (0-1) --strict accepts")

@@ -18,6 +18,7 @@ import (
 
 	"github.com/podlife/podlife/internal/cli"
 	"github.com/podlife/podlife/internal/load/loadtest"
+	"github.com/podlife/podlife/internal/testpeer"
 )
 
 // lines collects the JSON lines warmup writes, and calls onLine on each.
@@ -79,7 +80,7 @@ func runWarmup(t *testing.T, out *lines, args ...string) error {
 // warmup has reported it unreachable, then answers 503 before 200.
 func TestLateServer(t *testing.T) {
 	t.Parallel()
-	addr := loadtest.ClosedAddr(t)
+	addr := testpeer.ClosedPort(t)
 	c := &loadtest.Counter{Status: func(n int64) int {
 		if n == 1 {
 			return http.StatusServiceUnavailable
@@ -124,7 +125,7 @@ func TestLateServer(t *testing.T) {
 // the load negotiates HTTP/2 unless --http2=false.
 func TestTLS(t *testing.T) {
 	t.Parallel()
-	pki := loadtest.NewPKI(t)
+	pki := testpeer.NewPKI(t)
 	for _, tt := range []struct {
 		flag  string
 		proto int

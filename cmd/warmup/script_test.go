@@ -12,6 +12,7 @@ import (
 
 	"github.com/podlife/podlife/internal/cli"
 	"github.com/podlife/podlife/internal/load/loadtest"
+	"github.com/podlife/podlife/internal/testpeer"
 )
 
 func TestMain(m *testing.M) {
@@ -50,7 +51,7 @@ func TestScripts(t *testing.T) {
 			"requests":   cmdRequests,
 			"inflight":   cmdInFlight,
 			"closedport": func(ts *testscript.TestScript, neg bool, args []string) {
-				ts.Setenv(args[0], loadtest.ClosedAddr(scriptTB{ts}))
+				ts.Setenv(args[0], testpeer.ClosedPort(scriptTB{ts}))
 			},
 			"grpcserver": func(ts *testscript.TestScript, neg bool, args []string) {
 				p := loadtest.NewGRPCPeer(scriptTB{ts}, len(args) < 2 || args[1] != "noreflection", nil)
@@ -117,15 +118,10 @@ func cmdInFlight(ts *testscript.TestScript, neg bool, args []string) {
 	}
 }
 
-// scriptTB lets testscript commands start loadtest peers: cleanups run
-// at the end of the script, temporary files go to its $WORK.
+// scriptTB lets testscript commands start peers: cleanups run at the end
+// of the script.
 type scriptTB struct{ ts *testscript.TestScript }
 
 func (scriptTB) Helper()             {}
 func (s scriptTB) Fatal(args ...any) { s.ts.Fatalf("%s", fmt.Sprint(args...)) }
 func (s scriptTB) Cleanup(f func())  { s.ts.Defer(f) }
-func (s scriptTB) TempDir() string {
-	d, err := os.MkdirTemp(s.ts.Getenv("WORK"), "peer")
-	s.ts.Check(err)
-	return d
-}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/podlife/podlife/internal/check"
 	"github.com/podlife/podlife/internal/load/loadtest"
+	"github.com/podlife/podlife/internal/testpeer"
 )
 
 func grpcTarget(addr, method string) GRPCTarget {
@@ -33,7 +34,7 @@ func prepare(t *testing.T, c GRPCConfig) *GRPC {
 
 func TestGRPCExactCount(t *testing.T) {
 	t.Parallel()
-	pki := loadtest.NewPKI(t)
+	pki := testpeer.NewPKI(t)
 	tlsConf, err := TLSConfig(check.TLSOptions{CAFile: pki.CAFile}, "")
 	if err != nil {
 		t.Fatal(err)
@@ -88,7 +89,7 @@ func TestGRPCStatuses(t *testing.T) {
 
 func TestGRPCUnreachable(t *testing.T) {
 	t.Parallel()
-	addr := loadtest.ClosedAddr(t)
+	addr := testpeer.ClosedPort(t)
 	g, err := NewGRPC(GRPCConfig{Targets: []GRPCTarget{grpcTarget(addr, loadtest.HealthCheck)}})
 	if err != nil {
 		t.Fatal(err)

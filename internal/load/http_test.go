@@ -14,6 +14,7 @@ import (
 
 	"github.com/podlife/podlife/internal/check"
 	"github.com/podlife/podlife/internal/load/loadtest"
+	"github.com/podlife/podlife/internal/testpeer"
 )
 
 func get(url string) []vegeta.Target {
@@ -93,7 +94,7 @@ func TestRunHTTPStatusesAndErrors(t *testing.T) {
 		t.Errorf("success ratio: got %v, want %v", got, want)
 	}
 
-	s = RunHTTP(context.Background(), HTTPConfig{Targets: get("http://" + loadtest.ClosedAddr(t) + "/")}, Plan{Requests: 10, Concurrency: 2})
+	s = RunHTTP(context.Background(), HTTPConfig{Targets: get("http://" + testpeer.ClosedPort(t) + "/")}, Plan{Requests: 10, Concurrency: 2})
 	if s.Requests != 10 || s.Successes != 0 || len(s.Codes) != 0 {
 		t.Errorf("refused: got %d requests, %d successes, codes %v; want 10, 0, none", s.Requests, s.Successes, s.Codes)
 	}
@@ -111,7 +112,7 @@ func TestRunHTTPStatusesAndErrors(t *testing.T) {
 
 func TestRunHTTPProtocols(t *testing.T) {
 	t.Parallel()
-	pki := loadtest.NewPKI(t)
+	pki := testpeer.NewPKI(t)
 	tlsConf, err := TLSConfig(check.TLSOptions{CAFile: pki.CAFile}, "")
 	if err != nil {
 		t.Fatal(err)

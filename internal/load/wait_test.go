@@ -11,6 +11,7 @@ import (
 
 	"github.com/podlife/podlife/internal/check"
 	"github.com/podlife/podlife/internal/load/loadtest"
+	"github.com/podlife/podlife/internal/testpeer"
 )
 
 // TestWaitLateServer waits on a server that starts listening only after
@@ -18,7 +19,7 @@ import (
 // changes, not the attempts, are reported.
 func TestWaitLateServer(t *testing.T) {
 	t.Parallel()
-	addr := loadtest.ClosedAddr(t)
+	addr := testpeer.ClosedPort(t)
 	c := loadtest.Counter{Status: func(n int64) int {
 		if n <= 2 {
 			return http.StatusServiceUnavailable
@@ -67,7 +68,7 @@ func TestWaitLateServer(t *testing.T) {
 // names the target and its last reason.
 func TestWaitNeverUp(t *testing.T) {
 	t.Parallel()
-	a, _ := check.New("tcp://"+loadtest.ClosedAddr(t), check.Options{})
+	a, _ := check.New("tcp://"+testpeer.ClosedPort(t), check.Options{})
 	srv := loadtest.Server(t, &loadtest.Counter{})
 	b, _ := check.New(srv.URL, check.Options{})
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
@@ -87,7 +88,7 @@ func TestWaitNeverUp(t *testing.T) {
 
 func TestWaitNoAnswerYet(t *testing.T) {
 	t.Parallel()
-	ch, _ := check.New("http://"+loadtest.ClosedAddr(t)+"/", check.Options{})
+	ch, _ := check.New("http://"+testpeer.ClosedPort(t)+"/", check.Options{})
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	if err := Wait(ctx, []check.Checker{ch}, WaitOptions{}); err == nil || !strings.Contains(err.Error(), "no answer yet") {

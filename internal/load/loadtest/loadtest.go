@@ -1,20 +1,14 @@
 // Package loadtest holds the real peers the tests of warmup and its load
-// engine talk to: a counting HTTP handler, a throw-away PKI, a grpc-go
-// server with the health service (with or without reflection) and a
-// protoset of its descriptors. Only tests import it.
+// engine talk to, besides internal/testpeer's: a counting HTTP handler, a
+// grpc-go server with the health service with or without reflection,
+// counting calls, and a protoset of its descriptors. Only tests import
+// it.
 package loadtest
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"io"
-	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -22,7 +16,6 @@ import (
 	"path/filepath"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
@@ -32,16 +25,9 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protodesc"
 	"google.golang.org/protobuf/types/descriptorpb"
-)
 
-// TB is the part of testing.TB the peers need, so that testscript
-// commands can start them too.
-type TB interface {
-	Helper()
-	Fatal(args ...any)
-	Cleanup(func())
-	TempDir() string
-}
+	"github.com/podlife/podlife/internal/testpeer"
+)
 
 // Counter is an HTTP handler that counts what it gets and answers
 // "hello, warm-up" with the status Status picks (200 when nil).
@@ -123,7 +109,7 @@ func (c *Counter) First() []string {
 
 // Server starts an HTTP server on 127.0.0.1 with h, closed at the end of
 // the test.
-func Server(t TB, h http.Handler) *httptest.Server {
+func Server(t testpeer.T, h http.Handler) *httptest.Server {
 	t.Helper()
 	s := httptest.NewServer(h)
 	t.Cleanup(s.Close)
@@ -131,8 +117,8 @@ func Server(t TB, h http.Handler) *httptest.Server {
 }
 
 // TLSServer starts an HTTPS server (HTTP/2 enabled) on 127.0.0.1 with h
-// and the PKI's certificate.
-func TLSServer(t TB, h http.Handler, pki *PKI) *httptest.Server {
+// and the PKI's server certificate.
+func TLSServer(t testpeer.T, h http.Handler, pki *testpeer.PKI) *httptest.Server {
 	t.Helper()
 	s := httptest.NewUnstartedServer(h)
 	s.EnableHTTP2 = true
@@ -140,75 +126,6 @@ func TLSServer(t TB, h http.Handler, pki *PKI) *httptest.Server {
 	s.StartTLS()
 	t.Cleanup(s.Close)
 	return s
-}
-
-// ClosedAddr returns a loopback host:port nothing listens on.
-func ClosedAddr(t TB) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
-}
-
-// PKI is a throw-away CA with a server certificate for 127.0.0.1 and
-// localhost.
-type PKI struct {
-	// CAFile is the CA certificate as a PEM file.
-	CAFile string
-	// Server is the server's certificate and key.
-	Server tls.Certificate
-}
-
-// NewPKI creates a PKI in a temporary directory of the test.
-func NewPKI(t TB) *PKI {
-	t.Helper()
-	dir := t.TempDir()
-	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	caTmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "warmup test CA"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
-		IsCA:                  true,
-		KeyUsage:              x509.KeyUsageCertSign,
-		BasicConstraintsValid: true,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, _ := x509.ParseCertificate(caDER)
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(2),
-		Subject:      pkix.Name{CommonName: "server"},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		DNSNames:     []string{"localhost"},
-		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kb, _ := x509.MarshalECPrivateKey(key)
-	p := &PKI{CAFile: filepath.Join(dir, "ca.pem")}
-	if err := os.WriteFile(p.CAFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	p.Server, err = tls.X509KeyPair(
-		pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
-		pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
 }
 
 // HealthCheck is the method the gRPC tests load.
@@ -227,7 +144,7 @@ func (p *GRPCPeer) Calls() int64 { return p.calls.Load() }
 
 // NewGRPCPeer starts a GRPCPeer, with server reflection or without, over
 // TLS when cert is set; it stops at the end of the test.
-func NewGRPCPeer(t TB, withReflection bool, cert *tls.Certificate) *GRPCPeer {
+func NewGRPCPeer(t testpeer.T, withReflection bool, cert *tls.Certificate) *GRPCPeer {
 	t.Helper()
 	p := &GRPCPeer{}
 	opts := []grpc.ServerOption{grpc.UnaryInterceptor(func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
@@ -259,7 +176,7 @@ func NewGRPCPeer(t TB, withReflection bool, cert *tls.Certificate) *GRPCPeer {
 // Protoset writes the descriptors of grpc-go's health service as a
 // protoset file, as protoc --descriptor_set_out would, and returns its
 // path.
-func Protoset(t TB) string {
+func Protoset(t testpeer.T) string {
 	t.Helper()
 	fds := &descriptorpb.FileDescriptorSet{File: []*descriptorpb.FileDescriptorProto{
 		protodesc.ToFileDescriptorProto(healthpb.File_grpc_health_v1_health_proto),
@@ -268,7 +185,7 @@ func Protoset(t TB) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join(t.TempDir(), "health.protoset")
+	path := filepath.Join(testpeer.TempDir(t), "health.protoset")
 	if err := os.WriteFile(path, b, 0o600); err != nil {
 		t.Fatal(err)
 	}
