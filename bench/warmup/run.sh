@@ -13,14 +13,14 @@
 #   3. peak RSS of warmup for 100,000 and 1,000,000 requests, from
 #      /usr/bin/time -v "Maximum resident set size". Target: ≤ 32 MB each.
 #
-# Usage: bench/warmup/bench.sh   (env: N, C, ROUNDS, CURL_N, BIG_N)
+# Usage: bench/warmup/run.sh or make bench-warmup   (env: N, C, ROUNDS, CURL_N, BIG_N)
 # It prints a markdown table; exit 1 when a target is missed.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 N=${N:-10000}
 C=${C:-16}
-ROUNDS=${ROUNDS:-9}
+ROUNDS=${ROUNDS:-11}
 CURL_N=${CURL_N:-500}
 BIG_N=${BIG_N:-"100000 1000000"}
 
