@@ -104,7 +104,6 @@ type Lifecycle struct {
 	phase    atomic.Int32
 
 	drainOnce sync.Once
-	drainCh   chan struct{} // closed when draining begins
 	failOnce  sync.Once
 	failCh    chan struct{} // closed when a server or startup task fails
 
@@ -139,7 +138,6 @@ func New(cfg Config) (*Lifecycle, error) {
 	}
 	l := &Lifecycle{
 		cfg:        cfg.withDefaults(),
-		drainCh:    make(chan struct{}),
 		failCh:     make(chan struct{}),
 		phaseStart: time.Now(),
 		textPlain:  []string{"text/plain; charset=utf-8"},
@@ -255,14 +253,6 @@ func (l *Lifecycle) Drain() {
 		if ctx == nil {
 			ctx = context.Background()
 		}
-		go func() {
-			errs := l.runHooks(ctx, "pre-shutdown", hooks, true)
-			l.mu.Lock()
-			l.preErrs = errs
-			l.mu.Unlock()
-			close(preDone)
-		}()
-
 		l.draining.Store(true)
 		l.setPhase(PhaseDraining)
 		for _, h := range health {
@@ -271,7 +261,14 @@ func (l *Lifecycle) Drain() {
 		for _, s := range servers {
 			s.srv.SetKeepAlivesEnabled(false)
 		}
-		close(l.drainCh)
+		// Hooks start once readiness already fails.
+		go func() {
+			errs := l.runHooks(ctx, "pre-shutdown", hooks, true)
+			l.mu.Lock()
+			l.preErrs = errs
+			l.mu.Unlock()
+			close(preDone)
+		}()
 		l.cfg.Logger.Info("lifecycle: draining", slog.Int64("inflight", l.inflight.Load()))
 	})
 }
@@ -279,8 +276,17 @@ func (l *Lifecycle) Drain() {
 func (l *Lifecycle) fail() { l.failOnce.Do(func() { close(l.failCh) }) }
 
 // setPhase moves to p and records how long the previous phase lasted.
-func (l *Lifecycle) setPhase(p Phase) {
+func (l *Lifecycle) setPhase(p Phase) { l.advance(-1, p) }
+
+// advance moves from phase from (any phase if from is negative) to p, and
+// records how long the previous phase lasted. It does nothing if the phase
+// is not from.
+func (l *Lifecycle) advance(from, p Phase) {
 	l.mu.Lock()
+	if from >= 0 && Phase(l.phase.Load()) != from {
+		l.mu.Unlock()
+		return
+	}
 	prev := Phase(l.phase.Swap(int32(p)))
 	now := time.Now()
 	d := now.Sub(l.phaseStart)

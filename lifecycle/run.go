@@ -229,9 +229,7 @@ func (l *Lifecycle) runStartup(ctx context.Context) error {
 		return err
 	}
 	l.started.Store(true)
-	if !l.draining.Load() {
-		l.setPhase(PhaseServing)
-	}
+	l.advance(PhaseStarting, PhaseServing) // unless draining already began
 	l.cfg.Logger.Info("lifecycle: started")
 	return nil
 }
