@@ -3,7 +3,7 @@
 GO       ?= go
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 LDFLAGS  := -s -w -X main.version=$(VERSION)
-BINARIES := probe warmup prestop
+BINARIES := probe warmup prestop install
 BIN      := bin
 
 export CGO_ENABLED := 0
@@ -25,16 +25,19 @@ build:
 lint: build
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	cd e2e && $(GO) vet ./...
 	@if $(GO) version -m $(BIN)/probe | grep -qE 'google.golang.org/grpc[[:space:]]'; then echo "bin/probe links grpc-go; it must not"; exit 1; fi
 	@for b in $(BIN)/*; do if $(GO) version -m $$b | grep -qE 'rogpeppe/go-internal|go.uber.org/goleak'; then echo "$$b links a test-only module"; exit 1; fi; done
 
-## test: the whole suite with the race detector (fuzz seed corpora included)
+## test: the whole suite with the race detector (fuzz seed corpora included),
+## then the e2e module (ko, manifests, Docker; no -race: it builds images)
 test: lint
 	CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 15m ./...
+	cd e2e && $(GO) test -count=1 -timeout 10m ./...
 
 ## test-short: the suite without the race detector
 test-short:
-	$(GO) test -count=1 ./...
+	$(GO) test -short -count=1 ./...
 
 ## demo: the lifecycle on this machine, no cluster needed
 demo:

@@ -74,7 +74,7 @@ build() { # build OUTPUT PACKAGE...
   CGO_ENABLED=0 GOOS="$goos" GOARCH="$goarch" \
     "$GO" build -trimpath -ldflags "-s -w -X main.version=$VERSION" -o "$out" "$@"
 }
-build "$ctx/toolkit/podlife/" ./cmd/probe ./cmd/warmup ./cmd/prestop ./images/install
+build "$ctx/toolkit/podlife/" ./cmd/probe ./cmd/warmup ./cmd/prestop ./cmd/install
 chmod 0755 "$ctx"/toolkit/podlife/*
 docker build -f images/prebuilt.Dockerfile "${args[@]}" -t "$tag" "$ctx/toolkit"
 
