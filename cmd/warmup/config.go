@@ -245,7 +245,7 @@ func (c *config) buildHTTP(targets []check.Target) error {
 		}
 	}
 	if c.loadsScheme(hc.Targets, "https") {
-		tc, err := load.TLSConfig(c.checks.TLS, "")
+		tc, err := c.checks.TLS.Config("")
 		if err != nil {
 			return err
 		}
@@ -280,7 +280,7 @@ func (c *config) buildGRPC(targets []load.GRPCTarget) error {
 		RequestTimeout: c.o.RequestTimeout,
 	}
 	if strings.HasPrefix(targets[0].Raw, "grpcs") {
-		tc, err := load.TLSConfig(c.checks.TLS, "")
+		tc, err := c.checks.TLS.Config("")
 		if err != nil {
 			return err
 		}

@@ -35,7 +35,7 @@ func prepare(t *testing.T, c GRPCConfig) *GRPC {
 func TestGRPCExactCount(t *testing.T) {
 	t.Parallel()
 	pki := testpeer.NewPKI(t)
-	tlsConf, err := TLSConfig(check.TLSOptions{CAFile: pki.CAFile}, "")
+	tlsConf, err := check.TLSOptions{CAFile: pki.CAFile}.Config("")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -113,7 +113,7 @@ func TestRunHTTPStatusesAndErrors(t *testing.T) {
 func TestRunHTTPProtocols(t *testing.T) {
 	t.Parallel()
 	pki := testpeer.NewPKI(t)
-	tlsConf, err := TLSConfig(check.TLSOptions{CAFile: pki.CAFile}, "")
+	tlsConf, err := check.TLSOptions{CAFile: pki.CAFile}.Config("")
 	if err != nil {
 		t.Fatal(err)
 	}
