@@ -47,8 +47,8 @@ func RunHTTP(ctx context.Context, c HTTPConfig, plan Plan) Summary {
 	conc := max(plan.Concurrency, 1)
 	conns := &connSet{conns: map[*trackedConn]struct{}{}, timeout: cmp(c.RequestTimeout, DefaultRequestTimeout)}
 	defer context.AfterFunc(ctx, conns.closeAll)()
-	// No Client.Timeout: it costs a context, a timer and a goroutine
-	// hand-off per request; the connections' deadlines bound requests.
+	// No Client.Timeout: it costs a context and a timer per request; the
+	// connections' deadlines bound requests.
 	client := &http.Client{
 		Transport: c.transport(conc, conns),
 		CheckRedirect: func(*http.Request, []*http.Request) error {
