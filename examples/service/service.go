@@ -4,11 +4,13 @@ import (
 	"context"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -19,9 +21,12 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/metadata"
 
 	"github.com/podlife/podlife/lifecycle"
 	"github.com/podlife/podlife/lifecycle/grpcinflight"
+	"github.com/podlife/podlife/logging"
+	"github.com/podlife/podlife/logging/grpclog"
 )
 
 // maxSleep bounds /hello?sleep=.
@@ -33,11 +38,20 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
+	lc := loggingConfig(getenv, os.Hostname)
+	lc.Output = stdout
+	lc.UserID = userID
+	logger, err := logging.New(lc)
+	if err != nil {
+		return usageError{err}
+	}
+	// One pipeline for everything: the access lines, the handlers' lines
+	// and lifecycle's shutdown steps, all with the service fields.
+	log := logger.Slog()
 	cfg, err := lifecycle.ConfigFromEnv(getenv)
 	if err != nil {
 		return usageError{err}
 	}
-	log := slog.New(slog.NewJSONHandler(stdout, nil))
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	cfg.Logger = log
@@ -68,9 +82,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	app.HandleFunc("GET /fail", s.fail)
 	app.HandleFunc("POST /stall", s.stall)
 	root := http.NewServeMux()
-	root.Handle("/", l.Middleware(app))
+	// Every app request gets one access line, even one that lifecycle's
+	// middleware sees while draining; the in-flight count is inside it.
+	root.Handle("/", logger.Middleware(l.Middleware(app)))
 	// Health and metrics stay out of the in-flight count: a preStop hook
-	// polling GET /drainz until inflight is 0 must not count itself.
+	// polling GET /drainz until inflight is 0 must not count itself. They
+	// get no access lines either: kubelet probes every few seconds would
+	// bury the app's lines.
 	probes := l.Handler()
 	for _, p := range []string{"/livez", "/readyz", "/startupz", "/drainz"} {
 		root.Handle(p, probes)
@@ -89,7 +107,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			ln.Close()
 			return err
 		}
-		gs := grpc.NewServer(grpcinflight.ServerOptions(l)...)
+		// Logging outermost, as for HTTP: interceptors chain in order.
+		lo := grpclog.Options{UserID: grpcUserID}
+		gs := grpc.NewServer(append([]grpc.ServerOption{
+			grpc.ChainUnaryInterceptor(skipProbes(grpclog.UnaryServerInterceptor(logger, lo))),
+			grpc.ChainStreamInterceptor(grpclog.StreamServerInterceptor(logger, lo)),
+		}, grpcinflight.ServerOptions(l)...)...)
 		hs := health.NewServer()
 		healthpb.RegisterHealthServer(gs, hs)
 		l.AddGRPCServer(gs, gln)
@@ -123,6 +146,35 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	return l.Run(ctx)
 }
 
+// userID is who sent r: the example's stand-in for authentication, which
+// trusts an X-User-ID header; a real service takes it from a verified
+// token. The name is in canonical form, which Header.Get looks up without
+// allocating.
+func userID(r *http.Request) string { return r.Header.Get("X-User-Id") }
+
+// grpcUserID is userID for gRPC: the x-user-id metadata.
+func grpcUserID(ctx context.Context) string {
+	if v := metadata.ValueFromIncomingContext(ctx, "x-user-id"); len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
+// probeMethod is the gRPC method that readiness probes call (the podlife
+// probe, kubelet's grpc probe): like the HTTP probes, it gets no access line.
+const probeMethod = "/grpc.health.v1.Health/Check"
+
+// skipProbes calls logged for every method but probeMethod, which it serves
+// unlogged.
+func skipProbes(logged grpc.UnaryServerInterceptor) grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		if info.FullMethod == probeMethod {
+			return handler(ctx, req)
+		}
+		return logged(ctx, req, info, handler)
+	}
+}
+
 // service holds the handlers' state.
 type service struct {
 	log           *slog.Logger
@@ -140,7 +192,7 @@ func (s *service) hello(w http.ResponseWriter, r *http.Request) {
 	if v := q.Get("sleep"); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil || d < 0 || d > maxSleep {
-			writeError(w, http.StatusBadRequest, "BAD_SLEEP", fmt.Sprintf("sleep=%q: want a duration within [0, %v]", v, maxSleep))
+			writeError(w, r, http.StatusBadRequest, "BAD_SLEEP", fmt.Sprintf("sleep=%q: want a duration within [0, %v]", v, maxSleep))
 			return
 		}
 		t := time.NewTimer(d)
@@ -178,12 +230,10 @@ func (s *service) hello(w http.ResponseWriter, r *http.Request) {
 	s.helloDuration.WithLabelValues(result).Observe(time.Since(start).Seconds())
 }
 
-// fail answers 500 with an error code, and logs it.
+// fail answers 500 with the error code DEMO_FAILURE, which the access line
+// carries as error.code.
 func (s *service) fail(w http.ResponseWriter, r *http.Request) {
-	const code = "DEMO_FAILURE"
-	s.log.Error("request failed", slog.String("error_code", code), slog.String("path", r.URL.Path),
-		slog.String("method", r.Method), slog.Int("status_code", http.StatusInternalServerError))
-	writeError(w, http.StatusInternalServerError, code, "this endpoint always fails")
+	writeError(w, r, http.StatusInternalServerError, "DEMO_FAILURE", "this endpoint always fails")
 }
 
 // stall makes the janitor loop deadlock, so that /livez fails after the
@@ -191,11 +241,11 @@ func (s *service) fail(w http.ResponseWriter, r *http.Request) {
 func (s *service) stall(w http.ResponseWriter, r *http.Request) {
 	host, _, _ := net.SplitHostPort(r.RemoteAddr)
 	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
-		writeError(w, http.StatusForbidden, "FORBIDDEN", "POST /stall is accepted from loopback only")
+		writeError(w, r, http.StatusForbidden, "FORBIDDEN", "POST /stall is accepted from loopback only")
 		return
 	}
 	if s.stalled.CompareAndSwap(false, true) {
-		s.log.Warn("janitor stalled on request: /livez will fail after the watchdog's max age")
+		s.log.WarnContext(r.Context(), "janitor stalled on request: /livez will fail after the watchdog's max age")
 	}
 	w.WriteHeader(http.StatusAccepted)
 }
@@ -222,8 +272,11 @@ func (s *service) janitor(ctx context.Context, hb *lifecycle.Heartbeat, every ti
 	}
 }
 
-// writeError writes {"error":{"code":CODE,"message":MSG}} with status.
-func writeError(w http.ResponseWriter, status int, code, msg string) {
+// writeError writes {"error":{"code":CODE,"message":MSG}} with status and
+// an X-Error-Code header, and records code and msg for r's access line
+// (error.code, error.message).
+func writeError(w http.ResponseWriter, r *http.Request, status int, code, msg string) {
+	logging.SetError(r.Context(), &logging.Error{Code: code, Status: status, Err: errors.New(msg)})
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-Error-Code", code)
 	w.WriteHeader(status)

@@ -156,7 +156,7 @@ func TestSIGTERM(t *testing.T) {
 	if code := c.exitCode(t); code != 0 {
 		t.Errorf("got exit code %d, want 0; logs:\n%s", code, c.logs)
 	}
-	for _, want := range []string{`"trigger":"signal terminated"`, `"msg":"lifecycle: stopped"`, `"drained":3`} {
+	for _, want := range []string{`"trigger":"signal terminated"`, `"message":"lifecycle: stopped"`, `"drained":3`} {
 		if !strings.Contains(c.logs.String(), want) {
 			t.Errorf("logs lack %s:\n%s", want, c.logs)
 		}
