@@ -41,7 +41,6 @@ type options struct {
 	Interval  time.Duration `env:"INTERVAL"`
 	Timeout   time.Duration `env:"TIMEOUT"`
 	LogToPID1 bool          `env:"LOG_TO_PID1"`
-	Version   bool          `env:"-"`
 	cli.ConnFlags
 }
 
@@ -65,7 +64,6 @@ func (o *options) flagSet() *flag.FlagSet {
 	fs.DurationVar(&o.Interval, "interval", o.Interval, "poll interval of --until-idle")
 	fs.DurationVar(&o.Timeout, "timeout", o.Timeout, "bound on each request")
 	fs.BoolVar(&o.LogToPID1, "log-to-pid1", o.LogToPID1, "also write progress to /proc/1/fd/1, so that it shows in kubectl logs")
-	fs.BoolVar(&o.Version, "version", false, "print the version and exit")
 	o.ConnFlags.Register(fs)
 	return fs
 }
@@ -76,17 +74,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	fs := o.flagSet()
-	rest, err := cli.Parse(fs, args)
-	if errors.Is(err, flag.ErrHelp) {
-		cli.PrintUsage(stdout, fs, synopsis, "PRESTOP_")
-		return err
-	}
+	rest, err := cli.ParseCommand(fs, args, stdout, cli.Usage{Name: "prestop", Synopsis: synopsis, EnvPrefix: "PRESTOP_", Version: version})
 	if err != nil {
 		return err
-	}
-	if o.Version {
-		fmt.Fprintln(stdout, "prestop", cli.Version(version))
-		return nil
 	}
 	p, err := o.plan(rest)
 	if err != nil {

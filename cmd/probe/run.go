@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -30,7 +29,6 @@ Exit codes: 0 healthy, 1 unhealthy, 2 usage error, 3 unreachable.`
 type options struct {
 	Timeout time.Duration `env:"TIMEOUT"`
 	Verbose bool          `env:"VERBOSE"`
-	Version bool          `env:"-"`
 	cli.CheckFlags
 }
 
@@ -43,7 +41,6 @@ func (o *options) flagSet() *flag.FlagSet {
 	fs := flag.NewFlagSet("probe", flag.ContinueOnError)
 	fs.DurationVar(&o.Timeout, "timeout", o.Timeout, "bound on the whole call, all targets together")
 	fs.BoolVar(&o.Verbose, "verbose", o.Verbose, "also print a line per healthy target")
-	fs.BoolVar(&o.Version, "version", false, "print the version and exit")
 	o.CheckFlags.Register(fs)
 	return fs
 }
@@ -54,17 +51,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	fs := o.flagSet()
-	targets, err := cli.Parse(fs, args)
-	if errors.Is(err, flag.ErrHelp) {
-		cli.PrintUsage(stdout, fs, synopsis, "PROBE_")
-		return err
-	}
+	targets, err := cli.ParseCommand(fs, args, stdout, cli.Usage{Name: "probe", Synopsis: synopsis, EnvPrefix: "PROBE_", Version: version})
 	if err != nil {
 		return err
-	}
-	if o.Version {
-		fmt.Fprintln(stdout, "probe", cli.Version(version))
-		return nil
 	}
 	if len(targets) == 0 {
 		return cli.Usagef("no target; want e.g. probe http://127.0.0.1:8080/healthz")

@@ -63,7 +63,6 @@ type options struct {
 	MinSuccess float64 `env:"MIN_SUCCESS"`
 	LogToPID1  bool    `env:"LOG_TO_PID1"`
 	ReadyFile  string  `env:"READY_FILE"`
-	Version    bool    `env:"-"`
 
 	// CheckFlags holds the shared check flags; warmup registers a subset
 	// (see checkFlagNames): the TLS ones apply to the wait checks and to
@@ -146,7 +145,6 @@ func (o *options) register(fs *flag.FlagSet) {
 	fs.Float64Var(&o.MinSuccess, "min-success", o.MinSuccess, "smallest success ratio (0-1) --strict accepts")
 	fs.BoolVar(&o.LogToPID1, "log-to-pid1", o.LogToPID1, "also write the log to /proc/1/fd/1, so that it shows in kubectl logs")
 	fs.StringVar(&o.ReadyFile, "ready-file", o.ReadyFile, "write the summary to `path` when the warm-up is done (for probe file://path)")
-	fs.BoolVar(&o.Version, "version", false, "print the version and exit")
 }
 
 // targetList is a list of targets; from the environment it is separated

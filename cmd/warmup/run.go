@@ -66,17 +66,9 @@ func (c command) run(ctx context.Context, args []string, stdout, stderr io.Write
 	}
 	fs := flag.NewFlagSet("warmup", flag.ContinueOnError)
 	o.register(fs)
-	targets, err := cli.Parse(fs, args)
-	if errors.Is(err, flag.ErrHelp) {
-		cli.PrintUsage(stdout, fs, synopsis, "WARMUP_")
-		return err
-	}
+	targets, err := cli.ParseCommand(fs, args, stdout, cli.Usage{Name: "warmup", Synopsis: synopsis, EnvPrefix: "WARMUP_", Version: version})
 	if err != nil {
 		return err
-	}
-	if o.Version {
-		fmt.Fprintln(stdout, "warmup", cli.Version(version))
-		return nil
 	}
 	cfg, err := o.validate(targets)
 	if err != nil {

@@ -96,16 +96,7 @@ func (c *grpcCheck) Check(ctx context.Context) error {
 		return &Error{Kind: Unreachable, Reason: err.Error(), Err: err}
 	}
 	req.ContentLength = int64(len(c.body))
-	for k, vs := range c.o.Header {
-		if strings.EqualFold(k, "Host") {
-			req.Host = vs[0]
-			continue
-		}
-		req.Header[k] = vs
-	}
-	if c.o.Authority != "" {
-		req.Host = c.o.Authority
-	}
+	c.o.applyHeaders(req)
 	req.Header.Set("Content-Type", "application/grpc")
 	req.Header.Set("Te", "trailers")
 	req.Header.Set("User-Agent", "podlife-probe")

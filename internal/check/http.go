@@ -151,16 +151,7 @@ func (c *httpCheck) Check(ctx context.Context) error {
 	if err != nil {
 		return &Error{Kind: Unreachable, Reason: err.Error(), Err: err}
 	}
-	for k, vs := range c.o.Header {
-		if strings.EqualFold(k, "Host") {
-			req.Host = vs[0]
-			continue
-		}
-		req.Header[k] = vs
-	}
-	if c.o.Authority != "" {
-		req.Host = c.o.Authority
-	}
+	c.o.applyHeaders(req)
 	if req.Header.Get("User-Agent") == "" {
 		req.Header.Set("User-Agent", "podlife-probe")
 	}
@@ -190,6 +181,21 @@ func (c *httpCheck) Check(ctx context.Context) error {
 		return unhealthy("status %d, body does not match /%s/", resp.StatusCode, c.o.BodyRegexp)
 	}
 	return nil
+}
+
+// applyHeaders sets o's headers on req; a Host header, and Authority
+// over it, set the Host (for HTTP/2, :authority).
+func (o *Options) applyHeaders(req *http.Request) {
+	for k, vs := range o.Header {
+		if strings.EqualFold(k, "Host") {
+			req.Host = vs[0]
+			continue
+		}
+		req.Header[k] = vs
+	}
+	if o.Authority != "" {
+		req.Host = o.Authority
+	}
 }
 
 // requestStep names the step of an HTTP round trip that failed.

@@ -53,15 +53,19 @@ type ExitError struct{ Code int }
 // Error describes the exit code.
 func (e *ExitError) Error() string { return fmt.Sprintf("exit status %d", e.Code) }
 
+// ErrDone is returned by ParseCommand after --help or --version: the
+// command has done what was asked. It exits 0 and prints nothing more.
+var ErrDone = errors.New("done")
+
 // ExitCode maps an error returned by a command's run function to its exit
-// code: nil and flag.ErrHelp are 0, usage and configuration errors 2, an
+// code: nil, ErrDone and flag.ErrHelp are 0, usage and configuration errors 2, an
 // *ExitError its code, a check error 1 or 3, anything else 1.
 func ExitCode(err error) int {
 	var ue *UsageError
 	var ce *check.ConfigError
 	var ee *ExitError
 	switch {
-	case err == nil, errors.Is(err, flag.ErrHelp):
+	case err == nil, errors.Is(err, ErrDone), errors.Is(err, flag.ErrHelp):
 		return ExitOK
 	case errors.As(err, &ee):
 		return ee.Code
@@ -91,11 +95,11 @@ func Main(name string, run RunFunc) int {
 }
 
 // Report writes err as one line "name: message" on stderr, unless it is
-// nil, flag.ErrHelp or an *ExitError (whose lines were already written),
-// and returns its exit code.
+// nil, ErrDone, flag.ErrHelp or an *ExitError (whose lines were already
+// written), and returns its exit code.
 func Report(name string, err error, stderr io.Writer) int {
 	var ee *ExitError
-	if err != nil && !errors.Is(err, flag.ErrHelp) && !errors.As(err, &ee) {
+	if err != nil && !errors.Is(err, ErrDone) && !errors.Is(err, flag.ErrHelp) && !errors.As(err, &ee) {
 		fmt.Fprintf(stderr, "%s: %s\n", name, oneLine(err.Error()))
 	}
 	return ExitCode(err)
@@ -130,6 +134,38 @@ func Version(version string) string {
 		}
 	}
 	return "devel"
+}
+
+// Usage describes a command for ParseCommand.
+type Usage struct {
+	// Name is the command's name, such as "probe".
+	Name string
+	// Synopsis is the text --help prints before the flags.
+	Synopsis string
+	// EnvPrefix is the prefix of the command's variables, such as "PROBE_".
+	EnvPrefix string
+	// Version is the link-time version (main.version), "" if unset.
+	Version string
+}
+
+// ParseCommand adds --version to fs, parses args with Parse and returns
+// the positional arguments. After --help it prints the usage to stdout,
+// after --version the version, and returns ErrDone.
+func ParseCommand(fs *flag.FlagSet, args []string, stdout io.Writer, u Usage) ([]string, error) {
+	var version bool
+	fs.BoolVar(&version, "version", false, "print the version and exit")
+	pos, err := Parse(fs, args)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		PrintUsage(stdout, fs, u.Synopsis, u.EnvPrefix)
+		return nil, ErrDone
+	case err != nil:
+		return nil, err
+	case version:
+		fmt.Fprintln(stdout, u.Name, Version(u.Version))
+		return nil, ErrDone
+	}
+	return pos, nil
 }
 
 // Parse parses args with fs, allowing flags after positional arguments
