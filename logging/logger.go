@@ -56,12 +56,25 @@ type envConfig struct {
 	PodName     string `env:"POD_NAME"`
 }
 
-// ConfigFromEnv returns a Config read from the environment: LOG_LEVEL,
-// LOG_FORMAT, SERVICE_NAME (or else OTEL_SERVICE_NAME), and the instance id
-// from POD_NAME or else the host name. Fields it does not cover are left
-// zero for the caller to fill in.
-func ConfigFromEnv() (Config, error) {
-	return configFromEnv(env.Options{}, os.Hostname)
+// envKeys are the variables envConfig reads.
+var envKeys = [...]string{"LOG_LEVEL", "LOG_FORMAT", "SERVICE_NAME", "OTEL_SERVICE_NAME", "POD_NAME"}
+
+// ConfigFromEnv returns a Config read through getenv (nil means
+// os.Getenv), as lifecycle.ConfigFromEnv does: LOG_LEVEL, LOG_FORMAT,
+// SERVICE_NAME (or else OTEL_SERVICE_NAME), and the instance id from
+// POD_NAME or else the host name. Fields it does not cover are left zero
+// for the caller to fill in.
+func ConfigFromEnv(getenv func(string) string) (Config, error) {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	m := make(map[string]string, len(envKeys))
+	for _, k := range envKeys {
+		if v := getenv(k); v != "" {
+			m[k] = v
+		}
+	}
+	return configFromEnv(env.Options{Environment: m}, os.Hostname)
 }
 
 func configFromEnv(opts env.Options, hostname func() (string, error)) (Config, error) {

@@ -220,3 +220,20 @@ func TestServiceWiring(t *testing.T) {
 		}
 	}
 }
+
+// TestConfigFromEnvGetenv checks that ConfigFromEnv reads through the
+// getenv it is given, not the process environment.
+func TestConfigFromEnvGetenv(t *testing.T) {
+	t.Parallel()
+	vars := map[string]string{"POD_NAME": "p-1", "LOG_LEVEL": "warn", "SERVICE_NAME": "shop"}
+	cfg, err := ConfigFromEnv(func(k string) string { return vars[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.InstanceID != "p-1" || cfg.Level != "warn" || cfg.ServiceName != "shop" || cfg.Format != FormatJSON {
+		t.Errorf("got %+v, want instance p-1, level warn, service shop, format json", cfg)
+	}
+	if _, err := ConfigFromEnv(func(k string) string { return map[string]string{"LOG_LEVEL": "loud"}[k] }); err == nil {
+		t.Errorf("LOG_LEVEL=loud: got no error, want one")
+	}
+}

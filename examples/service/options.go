@@ -7,10 +7,7 @@ import (
 	"io"
 	"net"
 	"strconv"
-	"strings"
 	"time"
-
-	"github.com/podlife/podlife/logging"
 )
 
 // Exit codes of the service.
@@ -120,27 +117,4 @@ func (o options) validate() error {
 		return usageError{fmt.Errorf("-watchdog-max-age %v: want > 0", o.watchdogAge)}
 	}
 	return nil
-}
-
-// loggingConfig reads the logging variables through getenv, as
-// logging.ConfigFromEnv does from the process environment (which it reads
-// directly, so run's getenv could not reach it): LOG_LEVEL, LOG_FORMAT,
-// SERVICE_NAME or else OTEL_SERVICE_NAME, and POD_NAME or else the host
-// name. logging.New checks the level and the format.
-func loggingConfig(getenv func(string) string, hostname func() (string, error)) logging.Config {
-	cfg := logging.Config{
-		Level:       getenv("LOG_LEVEL"),
-		Format:      logging.Format(strings.ToLower(getenv("LOG_FORMAT"))),
-		ServiceName: getenv("SERVICE_NAME"),
-		InstanceID:  getenv("POD_NAME"),
-	}
-	if cfg.ServiceName == "" {
-		cfg.ServiceName = getenv("OTEL_SERVICE_NAME")
-	}
-	if cfg.InstanceID == "" {
-		if h, err := hostname(); err == nil {
-			cfg.InstanceID = h
-		}
-	}
-	return cfg
 }

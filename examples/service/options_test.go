@@ -8,8 +8,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/podlife/podlife/logging"
 )
 
 func TestParseOptions(t *testing.T) {
@@ -62,27 +60,6 @@ func TestParseOptions(t *testing.T) {
 	}
 	if code := exitCode(errors.New("boom")); code != exitFailure {
 		t.Errorf("got exit code %d for a failure, want %d", code, exitFailure)
-	}
-}
-
-func TestLoggingConfig(t *testing.T) {
-	t.Parallel()
-	hostname := func() (string, error) { return "host", nil }
-	tests := []struct {
-		name string
-		env  map[string]string
-		want logging.Config
-	}{
-		{"defaults", nil, logging.Config{InstanceID: "host"}},
-		{"all set", map[string]string{"LOG_LEVEL": "debug", "LOG_FORMAT": "Console", "SERVICE_NAME": "shop", "OTEL_SERVICE_NAME": "otel", "POD_NAME": "shop-1"},
-			logging.Config{Level: "debug", Format: logging.FormatConsole, ServiceName: "shop", InstanceID: "shop-1"}},
-		{"OTEL_SERVICE_NAME", map[string]string{"OTEL_SERVICE_NAME": "otel"}, logging.Config{ServiceName: "otel", InstanceID: "host"}},
-	}
-	for _, tt := range tests {
-		got := loggingConfig(func(k string) string { return tt.env[k] }, hostname)
-		if got.Level != tt.want.Level || got.Format != tt.want.Format || got.ServiceName != tt.want.ServiceName || got.InstanceID != tt.want.InstanceID {
-			t.Errorf("%s: got %+v, want %+v", tt.name, got, tt.want)
-		}
 	}
 }
 

@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -38,7 +37,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-	lc := loggingConfig(getenv, os.Hostname)
+	lc, err := logging.ConfigFromEnv(getenv)
+	if err != nil {
+		return usageError{err}
+	}
 	lc.Output = stdout
 	lc.UserID = userID
 	logger, err := logging.New(lc)
