@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/podlife/podlife/internal/tcplb"
 )
 
 // TestDockerToolkitImage inspects the toolkit image `make image` builds:
@@ -188,12 +190,12 @@ func TestDockerGracefulStop(t *testing.T) {
 	waitHealthy(t, next)
 	oldAddr, nextAddr := publishedAddr(t, old, "8080"), publishedAddr(t, next, "8080")
 
-	lb, err := newBalancer(oldAddr, nextAddr)
+	lb, err := tcplb.New(oldAddr, nextAddr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer lb.Close()
-	load := startLoadGen("http://"+lb.ln.Addr().String()+"/hello", 4, 100_000)
+	load := startLoadGen("http://"+lb.Addr()+"/hello", 4, 100_000)
 	defer load.Stop()
 	time.Sleep(time.Second) // load on both containers
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"sync"
@@ -13,86 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/podlife/podlife/internal/tcplb"
 	"github.com/podlife/podlife/lifecycle"
 )
-
-// tcpBalancer is a layer-4 load balancer like kube-proxy: each new client
-// connection goes to the next backend in rotation; removing a backend stops
-// new connections to it but leaves established ones alone; a backend that
-// refuses gets the client connection reset.
-type tcpBalancer struct {
-	ln       net.Listener
-	mu       sync.Mutex
-	backends []string
-	next     int
-	conns    map[net.Conn]struct{}
-	wg       sync.WaitGroup
-}
-
-func newTCPBalancer(t *testing.T, backends ...string) *tcpBalancer {
-	b := &tcpBalancer{ln: listen(t), backends: backends, conns: map[net.Conn]struct{}{}}
-	b.wg.Go(b.accept)
-	t.Cleanup(b.close)
-	return b
-}
-
-func (b *tcpBalancer) addr() string { return b.ln.Addr().String() }
-
-func (b *tcpBalancer) remove(backend string) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	for i, a := range b.backends {
-		if a == backend {
-			b.backends = append(b.backends[:i:i], b.backends[i+1:]...)
-			return
-		}
-	}
-}
-
-func (b *tcpBalancer) accept() {
-	for {
-		c, err := b.ln.Accept()
-		if err != nil {
-			return
-		}
-		b.mu.Lock()
-		backend := b.backends[b.next%len(b.backends)]
-		b.next++
-		b.conns[c] = struct{}{}
-		b.mu.Unlock()
-		b.wg.Go(func() { b.proxy(c, backend) })
-	}
-}
-
-func (b *tcpBalancer) proxy(client net.Conn, backend string) {
-	defer func() {
-		b.mu.Lock()
-		delete(b.conns, client)
-		b.mu.Unlock()
-	}()
-	server, err := net.DialTimeout("tcp", backend, time.Second)
-	if err != nil {
-		client.(*net.TCPConn).SetLinger(0) // RST, as a DNAT to a closed port gives
-		client.Close()
-		return
-	}
-	var once sync.Once
-	closeBoth := func() { client.Close(); server.Close() }
-	var wg sync.WaitGroup
-	wg.Go(func() { io.Copy(server, client); once.Do(closeBoth) })
-	wg.Go(func() { io.Copy(client, server); once.Do(closeBoth) })
-	wg.Wait()
-}
-
-func (b *tcpBalancer) close() {
-	b.ln.Close()
-	b.mu.Lock()
-	for c := range b.conns {
-		c.Close()
-	}
-	b.mu.Unlock()
-	b.wg.Wait()
-}
 
 // rolloutResult counts the outcome of the load.
 type rolloutResult struct {
@@ -139,8 +61,12 @@ func rollout(t *testing.T, delay, lag time.Duration) *rolloutResult {
 	_, run := start(t, l)
 	eventually(t, "A serving", func() bool { return l.Phase() == lifecycle.PhaseServing })
 
-	lb := newTCPBalancer(t, lnA.Addr().String(), lnB.Addr().String())
-	url := "http://" + lb.addr() + "/hello"
+	lb, err := tcplb.New(lnA.Addr().String(), lnB.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { lb.Close() })
+	url := "http://" + lb.Addr() + "/hello"
 
 	var res rolloutResult
 	ctx, stop := context.WithCancel(context.Background())
@@ -173,7 +99,7 @@ func rollout(t *testing.T, delay, lag time.Duration) *rolloutResult {
 	time.Sleep(200 * time.Millisecond) // load on both backends
 	sigs <- syscall.SIGTERM            // kubelet, at the same time as the endpoint update
 	time.Sleep(lag)
-	lb.remove(lnA.Addr().String()) // kube-proxy catches up
+	lb.Remove(lnA.Addr().String()) // kube-proxy catches up
 	if delay > 0 && l.Phase() != lifecycle.PhaseDraining {
 		// The sleep overshot the whole delay: the run proves nothing.
 		stop()

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/podlife/podlife/internal/tcplb"
 )
 
 // config is the demo's command line.
@@ -95,7 +97,7 @@ func demo(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	cold.kill()
 	say("cold", "a Pod that takes traffic without warm-up: its first %d requests: p50 %s, p99 %s", probeSample, ms(coldP50), ms(coldP99))
 
-	lb, err := newBalancer()
+	lb, err := tcplb.New()
 	if err != nil {
 		return err
 	}
