@@ -27,6 +27,9 @@ func Environ(environ []string) map[string]string {
 // filled fields: then a flag on the command line wins over the
 // environment. Errors are *UsageError values naming the variable.
 func ParseEnv(opts any, prefix string, environ map[string]string) error {
+	if !hasPrefixedKey(environ, prefix) {
+		return nil // the common case: no variable to parse, no reflection to pay for
+	}
 	err := env.ParseWithOptions(opts, env.Options{Prefix: prefix, Environment: environ})
 	if err == nil {
 		return nil
@@ -41,6 +44,15 @@ func ParseEnv(opts any, prefix string, environ map[string]string) error {
 		return Usagef("%s=%q: %s", key, environ[key], wantType(pe.Type, pe.Err))
 	}
 	return Usagef("environment: %v", err)
+}
+
+func hasPrefixedKey(environ map[string]string, prefix string) bool {
+	for k := range environ {
+		if strings.HasPrefix(k, prefix) {
+			return true
+		}
+	}
+	return false
 }
 
 // envKey finds the environment variable of the struct field named field.
