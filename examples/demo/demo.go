@@ -31,13 +31,12 @@ const probeSample = 600
 func demo(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	ctx, cancel := context.WithTimeout(ctx, deadline)
 	defer cancel()
+	stdout = &syncWriter{w: stdout}
 	log := io.Discard
 	if cfg.verbose {
-		log = stderr
+		log = &syncWriter{w: stderr}
 	}
 	say := func(step, format string, args ...any) {
-		outputMu.Lock()
-		defer outputMu.Unlock()
 		fmt.Fprintf(stdout, "%-9s %s\n", step, fmt.Sprintf(format, args...))
 	}
 	begin := time.Now()

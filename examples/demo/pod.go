@@ -234,10 +234,21 @@ func prefixed(w io.Writer, name string) io.Writer {
 	return &lineWriter{w: w, prefix: "  [" + name + "] "}
 }
 
-// outputMu serialises the lines of every lineWriter.
-var outputMu sync.Mutex
+// syncWriter serialises writes to w: the demo's lines come from several
+// goroutines (each process's output, the load, the steps).
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
 
-// lineWriter writes whole lines, each with a prefix.
+func (s *syncWriter) Write(b []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(b)
+}
+
+// lineWriter writes whole lines, each with a prefix, to a syncWriter. One
+// goroutine writes to a lineWriter (exec copies each stream in its own).
 type lineWriter struct {
 	w      io.Writer
 	prefix string
@@ -245,8 +256,6 @@ type lineWriter struct {
 }
 
 func (l *lineWriter) Write(b []byte) (int, error) {
-	outputMu.Lock()
-	defer outputMu.Unlock()
 	l.buf = append(l.buf, b...)
 	for {
 		i := bytes.IndexByte(l.buf, '\n')

@@ -26,12 +26,21 @@ import (
 
 const healthCheckPath = "/grpc.health.v1.Health/Check"
 
-// Health statuses of grpc.health.v1.HealthCheckResponse.ServingStatus.
-var servingStatus = map[uint64]string{
-	0: "UNKNOWN",
-	1: "SERVING",
-	2: "NOT_SERVING",
-	3: "SERVICE_UNKNOWN",
+// servingStatus names a grpc.health.v1.HealthCheckResponse.ServingStatus.
+// (A switch, not a map: a map literal would be built at init, on every
+// exec of the probe.)
+func servingStatus(s uint64) string {
+	switch s {
+	case 0:
+		return "UNKNOWN"
+	case 1:
+		return "SERVING"
+	case 2:
+		return "NOT_SERVING"
+	case 3:
+		return "SERVICE_UNKNOWN"
+	}
+	return fmt.Sprintf("status %d", s)
 }
 
 // gRPC status codes, for messages.
@@ -129,11 +138,7 @@ func (c *grpcCheck) Check(ctx context.Context) error {
 		return unhealthy("%v", err)
 	}
 	if status != 1 {
-		name, ok := servingStatus[status]
-		if !ok {
-			name = fmt.Sprintf("status %d", status)
-		}
-		return unhealthy("%s", name)
+		return unhealthy("%s", servingStatus(status))
 	}
 	return nil
 }
