@@ -172,7 +172,8 @@ func (l *Lifecycle) register(what string, add func()) {
 // is nil (with TLS when srv.TLSConfig carries certificates). Keep-alives are
 // turned off when draining starts, and the server is shut down after the
 // shutdown delay, then closed if it is still busy after DrainTimeout. It
-// panics if called after Run.
+// panics if called after Run. Hijacked connections (websockets) are not
+// tracked by http.Server.Shutdown: close them from srv.RegisterOnShutdown.
 func (l *Lifecycle) AddHTTPServer(srv *http.Server, ln net.Listener) {
 	l.register("HTTP server", func() { l.httpServers = append(l.httpServers, httpEntry{srv, ln}) })
 }

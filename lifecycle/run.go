@@ -80,7 +80,9 @@ func (l *Lifecycle) Run(ctx context.Context) error {
 	}
 	for _, s := range l.grpcServers {
 		servers.Go(func() error {
-			if err := s.srv.Serve(s.ln); err != nil {
+			// Serve returns an error when the server was stopped before
+			// it began (a shutdown that starts at once): not a failure.
+			if err := s.srv.Serve(s.ln); err != nil && l.Phase() < PhaseStopping {
 				serveErrs.add(fmt.Errorf("lifecycle: grpc server %s: %w", s.ln.Addr(), err))
 				l.fail()
 			}
@@ -130,9 +132,10 @@ func (l *Lifecycle) Run(ctx context.Context) error {
 
 	l.setPhase(PhaseStopping)
 	log.Info("lifecycle: draining servers", slog.Int64("inflight", l.inflight.Load()))
+	drainEnd := time.Now().Add(l.cfg.DrainTimeout)
 	l.stopServers()
 	servers.Wait()
-	l.waitStartup(startupDone)
+	l.waitStartup(startupDone, drainEnd)
 
 	l.setPhase(PhaseCleanup)
 	hookErrs = append(hookErrs, l.runCleanup(ctx)...)
@@ -235,9 +238,10 @@ func (l *Lifecycle) runStartup(ctx context.Context) error {
 }
 
 // waitStartup waits for startup tasks that have not yet returned, up to the
-// drain timeout.
-func (l *Lifecycle) waitStartup(done <-chan struct{}) {
-	t := time.NewTimer(l.cfg.DrainTimeout)
+// deadline of the drain that ran alongside them: it adds nothing to the
+// shutdown budget.
+func (l *Lifecycle) waitStartup(done <-chan struct{}, deadline time.Time) {
+	t := time.NewTimer(max(time.Until(deadline), 0))
 	defer t.Stop()
 	select {
 	case <-done:

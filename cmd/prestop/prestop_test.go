@@ -16,6 +16,7 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/podlife/podlife/internal/cli"
+	"github.com/podlife/podlife/internal/testpeer"
 	"github.com/podlife/podlife/lifecycle"
 )
 
@@ -34,6 +35,7 @@ func TestScripts(t *testing.T) {
 		Dir: "testdata",
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"serve-app": apps.serve,
+			"exits":     testpeer.Exits,
 			"inflight":  apps.inflight,
 			"app-state": apps.state,
 		},

@@ -122,6 +122,15 @@ func (o *options) plan(rest []string) (*plan, error) {
 	if err != nil {
 		return nil, err
 	}
+	var schemes []string
+	for _, u := range []string{o.Notify, o.UntilIdle} {
+		if t, err := check.ParseTarget(u); err == nil {
+			schemes = append(schemes, t.Scheme)
+		}
+	}
+	if err := check.Unused(base, schemes...); err != nil {
+		return nil, err
+	}
 	if o.Notify != "" {
 		n := base
 		n.Method = http.MethodPost

@@ -1,17 +1,20 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
 
+	"github.com/podlife/podlife/internal/check"
 	"github.com/podlife/podlife/internal/cli"
 	"github.com/podlife/podlife/internal/testpeer"
 )
@@ -30,12 +33,7 @@ func TestScripts(t *testing.T) {
 		Dir: "testdata",
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"serve": cmdServe,
-		},
-		Setup: func(env *testscript.Env) error {
-			// Proxy variables that would be harmful if honored.
-			env.Setenv("HTTP_PROXY", "http://127.0.0.1:1")
-			env.Setenv("HTTPS_PROXY", "http://127.0.0.1:1")
-			return nil
+			"exits": testpeer.Exits,
 		},
 	})
 }
@@ -118,4 +116,38 @@ func cmdServe(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("serve: unknown kind %q", args[0])
 	}
 	ts.Setenv(args[1], addr)
+}
+
+// stuck is a check that ignores its context, as os.Stat on a hung NFS
+// mount does.
+type stuck struct{ release chan struct{} }
+
+func (s stuck) Check(context.Context) error { <-s.release; return nil }
+func (s stuck) Target() string              { return "file:///mnt/hung/heartbeat" }
+
+// TestRunChecksBoundsStragglers: the whole call ends by --timeout even
+// when a check ignores its context, and that check reads as a timeout.
+func TestRunChecksBoundsStragglers(t *testing.T) {
+	t.Parallel()
+	s := stuck{release: make(chan struct{})}
+	defer close(s.release)
+	ok, err := check.New("file://"+os.Args[0], check.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	done := make(chan []error, 1)
+	go func() { done <- runChecks(ctx, []check.Checker{ok, s}) }()
+	select {
+	case errs := <-done:
+		if errs[0] != nil {
+			t.Errorf("healthy check: got %v, want nil", errs[0])
+		}
+		if check.KindOf(errs[1]) != check.Unreachable || !strings.Contains(errs[1].Error(), "timeout") {
+			t.Errorf("stuck check: got %v, want an unreachable timeout", errs[1])
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("runChecks did not return: a stuck check held the probe past its deadline")
+	}
 }

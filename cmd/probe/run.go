@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sync"
 	"time"
 
 	"github.com/podlife/podlife/internal/check"
@@ -65,6 +64,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	schemes := make([]string, len(targets))
+	for i, t := range targets {
+		pt, err := check.ParseTarget(t)
+		if err != nil {
+			return err
+		}
+		schemes[i] = pt.Scheme
+	}
+	if err := check.Unused(copts, schemes...); err != nil {
+		return err
+	}
 	checkers := make([]check.Checker, len(targets))
 	for i, t := range targets {
 		if checkers[i], err = check.New(t, copts); err != nil {
@@ -74,16 +84,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
-	errs := make([]error, len(checkers))
-	if len(checkers) == 1 {
-		errs[0] = checkers[0].Check(ctx)
-	} else {
-		var wg sync.WaitGroup
-		for i, c := range checkers {
-			wg.Go(func() { errs[i] = c.Check(ctx) })
-		}
-		wg.Wait()
-	}
+	errs := runChecks(ctx, checkers)
 
 	code := cli.ExitOK
 	for i, err := range errs {
@@ -93,7 +94,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 				fmt.Fprintf(stdout, "probe: %s: ok\n", checkers[i].Target())
 			}
 		default:
-			fmt.Fprintf(stderr, "probe: %s: %s\n", checkers[i].Target(), err)
+			fmt.Fprintf(stderr, "probe: %s\n", cli.OneLine(clip(checkers[i].Target())+": "+err.Error()))
 			// Unreachable (3) outranks unhealthy (1): it says more
 			// about what to look at first.
 			if c := cli.ExitCode(err); c > code {
@@ -105,4 +106,52 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return &cli.ExitError{Code: code}
 	}
 	return nil
+}
+
+// straggle is how long after the deadline runChecks still waits for a
+// check that ignores its context (os.Stat on a hung NFS mount does).
+const straggle = 50 * time.Millisecond
+
+// runChecks runs the checks concurrently and returns their errors in
+// order. It returns by the context's deadline (plus straggle) whatever the
+// checks do: one still running then is reported as a timeout.
+func runChecks(ctx context.Context, checkers []check.Checker) []error {
+	type result struct {
+		i   int
+		err error
+	}
+	results := make(chan result, len(checkers)) // buffered: stragglers never block
+	for i, c := range checkers {
+		go func() { results <- result{i, c.Check(ctx)} }()
+	}
+	errs := make([]error, len(checkers))
+	for i := range errs {
+		errs[i] = &check.Error{Kind: check.Unreachable, Reason: "timeout: the check did not return"}
+	}
+	done := ctx.Done()
+	var late <-chan time.Time
+	for n := 0; n < len(checkers); {
+		select {
+		case r := <-results:
+			errs[r.i] = r.err
+			n++
+		case <-done:
+			t := time.NewTimer(straggle)
+			defer t.Stop()
+			done, late = nil, t.C
+		case <-late:
+			return errs
+		}
+	}
+	return errs
+}
+
+// clip shortens a target for the failure line: kubelet keeps 10 KiB of a
+// probe's output, and one long URL must not push the others out.
+func clip(s string) string {
+	const max = 200
+	if len(s) > max {
+		return s[:max] + "…"
+	}
+	return s
 }

@@ -322,32 +322,15 @@ func readTargets(path, format string, body []byte, header http.Header) ([]vegeta
 	return tgts, nil
 }
 
-// checkFlagUse rejects check flags that no target uses.
+// checkFlagUse rejects check flags that no wait or load target uses.
 func (c *config) checkFlagUse() error {
-	tlsFlags := []struct {
-		name string
-		set  bool
-	}{
-		{"insecure", c.checks.TLS.InsecureSkipVerify},
-		{"ca-file", c.checks.TLS.CAFile != ""},
-		{"cert-file", c.checks.TLS.CertFile != ""},
-		{"key-file", c.checks.TLS.KeyFile != ""},
-		{"server-name", c.checks.TLS.ServerName != ""},
-	}
-	for _, f := range tlsFlags {
-		if f.set && !c.usesScheme("https") && !c.usesScheme("grpcs") {
-			return &check.ConfigError{Flag: f.name, Msg: "needs an https:// or grpcs:// target"}
+	var schemes []string
+	for _, s := range []string{"http", "https", "grpc", "grpcs", "tcp", "unix", "file"} {
+		if c.usesScheme(s) {
+			schemes = append(schemes, s)
 		}
 	}
-	switch {
-	case c.checks.HTTPPath != "" && !c.usesScheme("unix"):
-		return &check.ConfigError{Flag: "http-path", Msg: "works with unix:// --wait targets"}
-	case c.checks.MaxAge > 0 && !c.usesScheme("file"):
-		return &check.ConfigError{Flag: "max-age", Msg: "works with file:// --wait targets"}
-	case c.checks.UnixSocket != "" && !c.usesScheme("http") && !c.usesScheme("https"):
-		return &check.ConfigError{Flag: "unix-socket", Msg: "works with http:// and https:// targets"}
-	}
-	return nil
+	return check.Unused(c.checks, schemes...)
 }
 
 // usesScheme reports whether a wait or load target has the scheme.

@@ -47,6 +47,7 @@ func TestScripts(t *testing.T) {
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"exits":      testpeer.Exits,
 			"httpserver": cmdHTTPServer,
 			"requests":   cmdRequests,
 			"inflight":   cmdInFlight,

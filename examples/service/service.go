@@ -137,7 +137,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	janitorCtx, stopJanitor := context.WithCancel(context.WithoutCancel(ctx))
 	var janitor sync.WaitGroup
 	heartbeat := l.Watchdog("janitor", o.watchdogAge)
-	janitor.Go(func() { s.janitor(janitorCtx, heartbeat, o.watchdogAge/4) })
+	janitor.Go(func() { s.janitor(janitorCtx, heartbeat, max(o.watchdogAge/4, time.Millisecond)) })
 	l.AddCleanup("janitor", func(context.Context) error {
 		stopJanitor()
 		janitor.Wait()

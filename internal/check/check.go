@@ -15,7 +15,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"regexp"
+	"strings"
 	"time"
 )
 
@@ -110,8 +112,9 @@ type Options struct {
 	TLS TLSOptions
 	// Authority overrides the HTTP Host header or the gRPC :authority.
 	Authority string
-	// UnixSocket, for http:// targets, sends the request over this unix
-	// socket instead of TCP (like curl --unix-socket).
+	// UnixSocket, for http(s):// and grpc(s):// targets, sends the request
+	// over this unix socket instead of TCP (like curl --unix-socket); the
+	// target's host:port is then only the Host / :authority.
 	UnixSocket string
 	// HTTPPath, for unix:// targets, turns the connect check into an HTTP
 	// GET of this path over the socket.
@@ -196,37 +199,70 @@ func configErr(flag, target, format string, args ...any) error {
 	return &ConfigError{Flag: flag, Target: target, Msg: fmt.Sprintf(format, args...)}
 }
 
+// validate checks that o is consistent in itself. Options that do not
+// apply to t's kind are ignored: one set of options serves every target
+// of a call (probe https://… tcp://… with --ca-file); Unused reports an
+// option that applies to none of them.
 func (o *Options) validate(t Target) error {
-	tlsScheme := t.Scheme == "https" || t.Scheme == "grpcs"
-	if !tlsScheme {
-		switch {
-		case o.TLS.InsecureSkipVerify:
-			return configErr("insecure", t.Raw, "needs an https:// or grpcs:// target")
-		case o.TLS.CAFile != "":
-			return configErr("ca-file", t.Raw, "needs an https:// or grpcs:// target")
-		case o.TLS.CertFile != "":
-			return configErr("cert-file", t.Raw, "needs an https:// or grpcs:// target")
-		case o.TLS.ServerName != "":
-			return configErr("server-name", t.Raw, "needs an https:// or grpcs:// target")
-		}
-	}
 	if (o.TLS.CertFile == "") != (o.TLS.KeyFile == "") {
 		if o.TLS.CertFile == "" {
-			return configErr("key-file", t.Raw, "needs --cert-file too")
+			return configErr("key-file", "", "needs --cert-file too")
 		}
-		return configErr("cert-file", t.Raw, "needs --key-file too")
-	}
-	if o.UnixSocket != "" && t.Scheme != "http" && t.Scheme != "https" {
-		return configErr("unix-socket", t.Raw, "works with http:// and https:// targets; for a plain connect use unix:///path")
-	}
-	if o.HTTPPath != "" && t.Scheme != "unix" {
-		return configErr("http-path", t.Raw, "works with unix:// targets; put the path in the URL of an http:// target")
+		return configErr("cert-file", "", "needs --key-file too")
 	}
 	if o.MaxAge < 0 {
-		return configErr("max-age", t.Raw, "must not be negative")
+		return configErr("max-age", "", "must not be negative")
 	}
-	if o.MaxAge > 0 && t.Scheme != "file" {
-		return configErr("max-age", t.Raw, "works with file:// targets")
+	if t.Scheme == "unix" && o.HTTPPath != "" {
+		if _, err := url.Parse("http://localhost/" + strings.TrimPrefix(o.HTTPPath, "/")); err != nil {
+			return configErr("http-path", "", "bad path %q; want e.g. /healthz", o.HTTPPath)
+		}
+	}
+	return nil
+}
+
+// Unused returns a *ConfigError naming the first option of o that applies
+// to none of the given schemes (such as "https", "tcp"), and what it
+// needs; nil when every option set applies to some target. Commands call
+// it with the schemes of all their targets, so that --insecure with only
+// http:// targets is an error while probe --ca-file ca.pem https://… tcp://…
+// is not.
+func Unused(o Options, schemes ...string) error {
+	has := func(want ...string) bool {
+		for _, s := range schemes {
+			for _, w := range want {
+				if s == w {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	httpLike := has("http", "https") || (o.HTTPPath != "" && has("unix"))
+	for _, r := range []struct {
+		flag string
+		set  bool
+		ok   bool
+		need string
+	}{
+		{"insecure", o.TLS.InsecureSkipVerify, has("https", "grpcs"), "an https:// or grpcs:// target"},
+		{"ca-file", o.TLS.CAFile != "", has("https", "grpcs"), "an https:// or grpcs:// target"},
+		{"cert-file", o.TLS.CertFile != "", has("https", "grpcs"), "an https:// or grpcs:// target"},
+		{"server-name", o.TLS.ServerName != "", has("https", "grpcs"), "an https:// or grpcs:// target"},
+		{"unix-socket", o.UnixSocket != "", has("http", "https", "grpc", "grpcs"), "an http(s):// or grpc(s):// target (for a plain connect use unix:///path)"},
+		{"http-path", o.HTTPPath != "", has("unix"), "a unix:// target (put the path in the URL of an http:// target)"},
+		{"max-age", o.MaxAge > 0, has("file"), "a file:// target"},
+		{"method", o.Method != "", httpLike, "an HTTP target"},
+		{"body", o.Body != nil, httpLike, "an HTTP target"},
+		{"status", len(o.Status.ranges) > 0, httpLike, "an HTTP target"},
+		{"body-contains", o.BodyContains != "", httpLike, "an HTTP target"},
+		{"body-regexp", o.BodyRegexp != nil, httpLike, "an HTTP target"},
+		{"authority", o.Authority != "", httpLike || has("grpc", "grpcs"), "an HTTP or gRPC target"},
+		{"header", len(o.Header) > 0, httpLike || has("grpc", "grpcs"), "an HTTP or gRPC target"},
+	} {
+		if r.set && !r.ok {
+			return configErr(r.flag, "", "applies to no target here; it needs %s", r.need)
+		}
 	}
 	return nil
 }

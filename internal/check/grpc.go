@@ -84,7 +84,7 @@ func newGRPC(t Target, o Options) (Checker, error) {
 		p.SetUnencryptedHTTP2(true)
 		c.url = "http://" + t.Host + healthCheckPath
 	}
-	tr := transport(t, o, "", tlsConf)
+	tr := transport(t, o, o.UnixSocket, tlsConf)
 	tr.ForceAttemptHTTP2 = false
 	tr.Protocols = &p
 	c.client = &http.Client{Transport: tr}

@@ -2,10 +2,14 @@ package check
 
 import (
 	"bytes"
+	"net"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
@@ -190,4 +194,25 @@ func FuzzParseHealthResponse(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		parseHealthResponse(b)
 	})
+}
+
+// TestGRPCOverUnixSocket: the native gRPC probe cannot reach a server
+// that listens only on a unix socket; probe --unix-socket can.
+func TestGRPCOverUnixSocket(t *testing.T) {
+	t.Parallel()
+	sock := filepath.Join(testpeer.TempDir(t), "grpc.sock")
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := grpc.NewServer()
+	hs := health.NewServer()
+	hs.SetServingStatus("orders", healthpb.HealthCheckResponse_SERVING)
+	healthpb.RegisterHealthServer(srv, hs)
+	go srv.Serve(ln)
+	t.Cleanup(srv.Stop)
+	err, _ = runCheck(t, "grpc://localhost:1/orders", Options{UnixSocket: sock}, 5*time.Second)
+	wantKind(t, err, 0)
+	err, _ = runCheck(t, "grpc://localhost:1/nope", Options{UnixSocket: sock}, 5*time.Second)
+	wantKind(t, err, Unhealthy)
 }

@@ -236,7 +236,7 @@ func shortNetError(err error) string {
 		}
 	}
 	s := err.Error()
-	if i := strings.LastIndex(s, ": "); i >= 0 && strings.HasPrefix(s, "Get ") || strings.HasPrefix(s, "Post ") {
+	if i := strings.LastIndex(s, ": "); i >= 0 && strings.HasPrefix(s, "Get ") || i >= 0 && strings.HasPrefix(s, "Post ") {
 		s = s[i+2:]
 	}
 	return s

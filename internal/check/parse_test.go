@@ -2,6 +2,8 @@ package check
 
 import (
 	"errors"
+	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -117,21 +119,63 @@ func TestOptionsValidate(t *testing.T) {
 		o      Options
 		flag   string
 	}{
-		{"http://127.0.0.1/", Options{TLS: TLSOptions{InsecureSkipVerify: true}}, "insecure"},
-		{"grpc://127.0.0.1:1", Options{TLS: TLSOptions{CAFile: "/ca.pem"}}, "ca-file"},
 		{"https://127.0.0.1/", Options{TLS: TLSOptions{CAFile: "/does/not/exist.pem"}}, "ca-file"},
 		{"https://127.0.0.1/", Options{TLS: TLSOptions{CertFile: "/c.pem"}}, "cert-file"},
 		{"https://127.0.0.1/", Options{TLS: TLSOptions{KeyFile: "/k.pem"}}, "key-file"},
-		{"tcp://127.0.0.1:1", Options{UnixSocket: "/s"}, "unix-socket"},
-		{"http://127.0.0.1/", Options{HTTPPath: "/x"}, "http-path"},
-		{"http://127.0.0.1/", Options{MaxAge: time.Second}, "max-age"},
 		{"http://127.0.0.1/", Options{Method: "GE T"}, "method"},
+		{"unix:///s.sock", Options{HTTPPath: "%zz"}, "http-path"},
+		{"file:///x", Options{MaxAge: -time.Second}, "max-age"},
 	}
 	for _, tt := range tests {
 		_, err := New(tt.target, tt.o)
 		var ce *ConfigError
 		if !errors.As(err, &ce) || ce.Flag != tt.flag {
 			t.Errorf("New(%q, %+v): got %v, want a *ConfigError for --%s", tt.target, tt.o, err, tt.flag)
+		}
+	}
+	// Options for another kind of target are ignored by New: Unused
+	// judges them against all the targets of a call.
+	if _, err := New("tcp://127.0.0.1:1", Options{TLS: TLSOptions{InsecureSkipVerify: true}, MaxAge: time.Second}); err != nil {
+		t.Errorf("New(tcp, TLS and max-age options): got %v, want them ignored", err)
+	}
+}
+
+func TestUnused(t *testing.T) {
+	t.Parallel()
+	re := regexp.MustCompile("ok")
+	tests := []struct {
+		o       Options
+		schemes []string
+		flag    string // "" = no error
+	}{
+		{Options{TLS: TLSOptions{InsecureSkipVerify: true}}, []string{"http"}, "insecure"},
+		{Options{TLS: TLSOptions{InsecureSkipVerify: true}}, []string{"http", "grpcs"}, ""},
+		{Options{TLS: TLSOptions{CAFile: "ca.pem"}}, []string{"tcp", "grpc"}, "ca-file"},
+		{Options{TLS: TLSOptions{CAFile: "ca.pem"}}, []string{"tcp", "https"}, ""},
+		{Options{TLS: TLSOptions{ServerName: "x"}}, []string{"http"}, "server-name"},
+		{Options{UnixSocket: "/s"}, []string{"tcp"}, "unix-socket"},
+		{Options{HTTPPath: "/x"}, []string{"http"}, "http-path"},
+		{Options{HTTPPath: "/x", Status: mustStatus(t, "200")}, []string{"unix"}, ""},
+		{Options{MaxAge: time.Second}, []string{"http"}, "max-age"},
+		{Options{MaxAge: time.Second}, []string{"http", "file"}, ""},
+		{Options{Status: mustStatus(t, "200")}, []string{"tcp", "grpc"}, "status"},
+		{Options{BodyRegexp: re}, []string{"unix"}, "body-regexp"},
+		{Options{BodyContains: "ok"}, []string{"file"}, "body-contains"},
+		{Options{Method: "POST"}, []string{"grpc"}, "method"},
+		{Options{Body: []byte("x")}, []string{"tcp"}, "body"},
+		{Options{Authority: "a"}, []string{"grpc"}, ""},
+		{Options{Authority: "a"}, []string{"tcp"}, "authority"},
+		{Options{Header: http.Header{"X": {"1"}}}, []string{"file"}, "header"},
+		{Options{}, nil, ""},
+	}
+	for _, tt := range tests {
+		err := Unused(tt.o, tt.schemes...)
+		var ce *ConfigError
+		switch {
+		case tt.flag == "" && err != nil:
+			t.Errorf("Unused(%v): got %v, want nil", tt.schemes, err)
+		case tt.flag != "" && (!errors.As(err, &ce) || ce.Flag != tt.flag):
+			t.Errorf("Unused(%v): got %v, want a *ConfigError for --%s", tt.schemes, err, tt.flag)
 		}
 	}
 }

@@ -64,7 +64,7 @@ func (c *ConnFlags) Register(fs *flag.FlagSet) {
 	fs.StringVar(&c.ServerName, "server-name", c.ServerName, "`name` to verify in the server certificate and send in SNI")
 	fs.BoolVar(&c.Insecure, "insecure", c.Insecure, "skip verification of the server certificate (https://, grpcs:// only)")
 	fs.StringVar(&c.Authority, "authority", c.Authority, "override the HTTP Host header or the gRPC :authority with `host`")
-	fs.StringVar(&c.UnixSocket, "unix-socket", c.UnixSocket, "send http:// requests over this unix socket `path` (like curl)")
+	fs.StringVar(&c.UnixSocket, "unix-socket", c.UnixSocket, "send http(s):// and grpc(s):// requests over this unix socket `path` (like curl)")
 	fs.BoolVar(&c.UseProxy, "use-proxy", c.UseProxy, "honor HTTP_PROXY/HTTPS_PROXY/NO_PROXY (never for loopback targets)")
 }
 
@@ -125,14 +125,18 @@ func (c *CheckFlags) Options() (check.Options, error) {
 	return o, nil
 }
 
-// ParseHeaders parses "Name: value" lines into a header. An empty value
-// is allowed; a missing colon or a bad name is an error.
+// ParseHeaders parses "Name: value" lines into a header. Blank lines are
+// skipped and an empty value is allowed; a missing colon or a bad name is
+// an error.
 func ParseHeaders(lines []string) (http.Header, error) {
 	if len(lines) == 0 {
 		return nil, nil
 	}
 	h := make(http.Header, len(lines))
 	for _, l := range lines {
+		if strings.TrimSpace(l) == "" {
+			continue // a YAML block scalar ends its value with a newline
+		}
 		name, value, ok := strings.Cut(l, ":")
 		name = strings.TrimSpace(name)
 		if !ok || name == "" || !validToken(name) {

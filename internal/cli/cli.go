@@ -100,14 +100,14 @@ func Main(name string, run RunFunc) int {
 func Report(name string, err error, stderr io.Writer) int {
 	var ee *ExitError
 	if err != nil && !errors.Is(err, ErrDone) && !errors.Is(err, flag.ErrHelp) && !errors.As(err, &ee) {
-		fmt.Fprintf(stderr, "%s: %s\n", name, oneLine(err.Error()))
+		fmt.Fprintf(stderr, "%s: %s\n", name, OneLine(err.Error()))
 	}
 	return ExitCode(err)
 }
 
-// oneLine keeps a message on one line: kubelet shows probe output in the
+// OneLine keeps a message on one line: kubelet shows probe output in the
 // Pod's events, and a stray newline there reads as a second failure.
-func oneLine(s string) string {
+func OneLine(s string) string {
 	return strings.Map(func(r rune) rune {
 		if r == '\n' || r == '\r' {
 			return ' '

@@ -137,3 +137,27 @@ func TestInterceptorsCountEveryCall(t *testing.T) {
 		t.Errorf("stream: got %d in flight inside, %d started, %d ended, err %v; want 1, 2, 2, context.Canceled", inside, c.started, c.ended, err)
 	}
 }
+
+// TestShutdownBeforeServeIsNotAnError: a shutdown that starts at once (the
+// context is already done) can stop a gRPC server before its Serve has
+// begun; grpc-go then returns "the server has been stopped", which is not
+// a failure of the service. Repeated, since it is a race by nature.
+func TestShutdownBeforeServeIsNotAnError(t *testing.T) {
+	t.Parallel()
+	for i := 0; i < 20; i++ {
+		l, err := lifecycle.New(lifecycle.Config{Signals: make(chan os.Signal), Logger: slog.New(slog.DiscardHandler)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		l.AddGRPCServer(grpc.NewServer(), ln)
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		if err := l.Run(ctx); err != nil {
+			t.Fatalf("run %d: got %v, want nil", i, err)
+		}
+	}
+}
