@@ -119,6 +119,9 @@ func run() error {
 	fmt.Printf("targets: size ≤ 0.55×, wall ≤ 0.7×, CPU ≤ 0.6×, peak RSS ≤ 0.7×\n")
 	ok := r(0) <= 0.55 && r(1) <= 0.7 && r(2) <= 0.6 && r(3) <= 0.7
 	fmt.Printf("all targets met: %v\n", ok)
+	if !ok {
+		return fmt.Errorf("a target was missed")
+	}
 	return nil
 }
 

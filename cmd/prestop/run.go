@@ -116,6 +116,10 @@ func (o *options) plan(rest []string) (*plan, error) {
 		return nil, cli.Usagef("--timeout must be positive, e.g. 2s")
 	case o.Sleep == 0 && o.Notify == "" && o.UntilIdle == "":
 		return nil, cli.Usagef("nothing to do; want --sleep D, --notify URL or --until-idle URL")
+	case o.UntilIdle == "" && o.Max != defaultMax:
+		return nil, cli.Usagef("--max requires --until-idle URL")
+	case o.UntilIdle == "" && o.Interval != defaultInterval:
+		return nil, cli.Usagef("--interval requires --until-idle URL")
 	}
 	p := &plan{o: *o}
 	base, err := o.ConnFlags.Options()
