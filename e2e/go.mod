@@ -8,7 +8,7 @@ require (
 	github.com/google/go-containerregistry v0.22.1
 	github.com/google/ko v0.19.1
 	github.com/podlife/podlife v0.0.0-00010101000000-000000000000
-	k8s.io/api v0.36.1
+	k8s.io/api v0.37.2
 	k8s.io/apimachinery v0.37.2
 	sigs.k8s.io/yaml v1.6.0
 )
