@@ -99,6 +99,8 @@ func (o options) validateNumbers() error {
 		return cli.Usagef("--ramp: needs --rate, the rate to ramp up to")
 	case o.Concurrency < 1:
 		return cli.Usagef("--concurrency: must be at least 1, got %d", o.Concurrency)
+	case o.Concurrency > maxConcurrency:
+		return cli.Usagef("--concurrency: must be at most %d, got %d", maxConcurrency, o.Concurrency)
 	case o.WarmP99 < 0:
 		return cli.Usagef("--warm-p99: must not be negative")
 	case o.WarmPlateau < 0:

@@ -16,7 +16,7 @@ type doFunc func(ctx context.Context, seq uint64) (code int, ok bool, errText st
 // the engine of the loads vegeta cannot carry, gRPC. Results are
 // recorded under a lock, in constant memory.
 func drive(ctx context.Context, plan Plan, grpcCodes bool, do doFunc) Summary {
-	conc := max(plan.Concurrency, 1)
+	conc := plan.workers()
 	pctx, stopPacing := context.WithCancel(ctx)
 	defer stopPacing()
 	if plan.Duration > 0 {

@@ -44,7 +44,7 @@ const DefaultRequestTimeout = 10 * time.Second
 // ctx ends; requests in flight when ctx ends are aborted and not
 // counted.
 func RunHTTP(ctx context.Context, c HTTPConfig, plan Plan) Summary {
-	conc := max(plan.Concurrency, 1)
+	conc := plan.workers()
 	conns := &connSet{conns: map[*trackedConn]struct{}{}, timeout: cmp(c.RequestTimeout, DefaultRequestTimeout)}
 	defer context.AfterFunc(ctx, conns.closeAll)()
 	// No Client.Timeout: it costs a context and a timer per request; the

@@ -27,9 +27,23 @@ type Plan struct {
 	// this time, then holds it.
 	Ramp time.Duration
 	// Concurrency bounds the requests in flight; values below 1 mean 1.
+	// The engines start this many workers up front (fewer when Requests
+	// is smaller), each with its own connection, so the caller bounds it:
+	// warmup rejects values above 10,000.
 	Concurrency int
 	// Warm ends the load early once the target is warm.
 	Warm Warm
+}
+
+// workers returns the number of workers the load needs: Concurrency, at
+// least 1, and never more than Requests when that is set, since a worker
+// beyond the number of requests would never send one.
+func (p Plan) workers() int {
+	n := max(p.Concurrency, 1)
+	if p.Requests > 0 && p.Requests < uint64(n) {
+		n = int(p.Requests)
+	}
+	return n
 }
 
 // Warm is the early-stop condition, evaluated on the latencies of the
