@@ -63,6 +63,7 @@ type options struct {
 	MinSuccess float64 `env:"MIN_SUCCESS"`
 	LogToPID1  bool    `env:"LOG_TO_PID1"`
 	ReadyFile  string  `env:"READY_FILE"`
+	Stay       bool    `env:"STAY"`
 
 	// CheckFlags holds the shared check flags; warmup registers a subset
 	// (see checkFlagNames): the TLS ones apply to the wait checks and to
@@ -153,6 +154,7 @@ func (o *options) register(fs *flag.FlagSet) {
 	fs.Float64Var(&o.MinSuccess, "min-success", o.MinSuccess, "smallest success ratio (0-1) --strict accepts")
 	fs.BoolVar(&o.LogToPID1, "log-to-pid1", o.LogToPID1, "also write the log to /proc/1/fd/1, so that it shows in kubectl logs")
 	fs.StringVar(&o.ReadyFile, "ready-file", o.ReadyFile, "write the summary to `path` when the warm-up is done (for probe file://path)")
+	fs.BoolVar(&o.Stay, "stay", o.Stay, "once the warm-up is done, keep running until SIGTERM or SIGINT, then exit 0 (for a native sidecar)")
 }
 
 // targetList is a list of targets; from the environment it is separated

@@ -90,7 +90,25 @@ func (c command) run(ctx context.Context, args []string, stdout, stderr io.Write
 	}
 	rctx, cancel := context.WithTimeoutCause(ctx, o.Timeout, errTimeout)
 	defer cancel()
-	return w.run(ctx, rctx)
+	err = w.run(ctx, rctx)
+	if o.Stay && err == nil && ctx.Err() == nil {
+		if g != nil {
+			g.Close()
+		}
+		w.stay(ctx)
+	}
+	return err
+}
+
+// stay keeps a finished warm-up running until ctx ends (SIGTERM or
+// SIGINT), for --stay: a sidecar that exits is restarted, which would
+// send the load again, and a terminated one is not Ready. A --strict
+// failure does not stay: it exits 1, and the restart retries.
+func (w *warmup) stay(ctx context.Context) {
+	debug.FreeOSMemory() // the load's heap is garbage now
+	w.log.Info().Str("phase", "stay").Msg("warm-up done; staying until SIGTERM")
+	<-ctx.Done()
+	w.log.Info().Str("phase", "stay").Msg("signal received; exiting")
 }
 
 // warmup is one run: wait, load, summary.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -304,5 +305,69 @@ func TestSIGTERM(t *testing.T) {
 	}
 	if !strings.Contains(stdout.String(), `"stop":"signal"`) {
 		t.Errorf("got stdout:\n%s\nwant a summary with stop signal", stdout.String())
+	}
+}
+
+// TestStay runs the warmup binary as a native sidecar would: with --stay
+// it writes the ready file, keeps running, and exits 0 on SIGTERM.
+func TestStay(t *testing.T) {
+	t.Parallel()
+	bin, err := exec.LookPath("warmup") // installed by testscript.Main
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := loadtest.Server(t, &loadtest.Counter{})
+	ready := filepath.Join(t.TempDir(), "warm")
+	cmd := exec.Command(bin, "--requests", "3", "--ready-file", ready, srv.URL)
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "WARMUP_STAY=true"}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill() })
+	staying := make(chan struct{})
+	var out lines
+	done := make(chan error, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		once := sync.OnceFunc(func() { close(staying) })
+		for sc.Scan() {
+			out.Write([]byte(sc.Text() + "\n"))
+			if strings.Contains(sc.Text(), `"phase":"stay"`) {
+				once()
+			}
+		}
+		done <- cmd.Wait()
+	}()
+	select {
+	case <-staying:
+	case err := <-done:
+		t.Fatalf("warmup exited (%v) after the warm-up, want it to stay; stdout:\n%s", err, out.String())
+	case <-time.After(10 * time.Second):
+		t.Fatalf("no stay line after 10s; stdout:\n%s", out.String())
+	}
+	if b, err := os.ReadFile(ready); err != nil || !strings.Contains(string(b), `"requests":3,`) {
+		t.Errorf("ready file: got %q, %v; want the summary, written before staying", b, err)
+	}
+	select {
+	case err := <-done:
+		t.Fatalf("warmup exited (%v) before SIGTERM, want it to stay", err)
+	default:
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err = <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("warmup still running 10s after SIGTERM")
+	}
+	if err != nil {
+		t.Errorf("got %v (stderr %q), want exit %d after SIGTERM", err, stderr.String(), cli.ExitOK)
 	}
 }

@@ -116,11 +116,12 @@ func (g *GRPC) dialOptions(addr string) []grpc.DialOption {
 	return opts
 }
 
-// Close closes the connections.
+// Close closes the connections; calling it again does nothing.
 func (g *GRPC) Close() {
 	for _, cc := range g.conns {
 		cc.Close()
 	}
+	clear(g.conns)
 }
 
 // Resolve looks every method up once, by server reflection unless
