@@ -148,7 +148,11 @@ func (w *warmup) run(ctx, rctx context.Context) error {
 		}
 		if err != nil {
 			res.loadFailed = err.Error()
-			w.log.Error().Str("phase", "load").Err(err).Msg("cannot resolve the gRPC method; no load sent")
+			res.stop = stopCause(ctx, rctx)
+			if res.stop == "" {
+				res.stop = "unreachable"
+			}
+			w.log.Error().Str("phase", "load").Str("stop", res.stop).Err(err).Msg("cannot resolve the gRPC method; no load sent")
 			return w.finish(ctx, rctx, res)
 		}
 	}

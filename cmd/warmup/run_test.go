@@ -371,3 +371,28 @@ func TestStay(t *testing.T) {
 		t.Errorf("got %v (stderr %q), want exit %d after SIGTERM", err, stderr.String(), cli.ExitOK)
 	}
 }
+
+// TestGRPCBlackhole loads a gRPC "app" that accepts connections and never
+// answers: the method lookup gives up after about --request-timeout, not
+// --timeout, and the run fails open with a summary that says why.
+func TestGRPCBlackhole(t *testing.T) {
+	t.Parallel()
+	addr := testpeer.Blackhole(t)
+	out := &lines{}
+	done := make(chan error, 1)
+	go func() {
+		done <- runWarmup(t, out, "--timeout", "60s", "--request-timeout", "300ms", "--requests", "3", "grpc://"+addr+"/grpc.health.v1.Health/Check")
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("got %v, want exit 0 (fail-open)", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("warmup still running after 15s with --request-timeout 300ms")
+	}
+	s := out.summary(t)
+	if s["stop"] != "unreachable" || s["ok"] != false || s["requests"] != 0.0 {
+		t.Errorf("got summary %v, want stop unreachable, ok false, 0 requests", s)
+	}
+}

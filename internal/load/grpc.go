@@ -125,7 +125,7 @@ func (g *GRPC) Close() {
 }
 
 // Resolve looks every method up once, by server reflection unless
-// protosets were given, and checks the request data against its input
+// protosets were given, each lookup within RequestTimeout, and checks the request data against its input
 // type. A method or service the server does not have, a server without
 // reflection and bad data are *check.ConfigError values; a server that
 // cannot be reached is any other error.
@@ -134,15 +134,24 @@ func (g *GRPC) Resolve(ctx context.Context) error {
 		return nil
 	}
 	for i, t := range g.c.Targets {
-		ref := grpcreflect.NewClientAuto(ctx, g.conns[t.Addr])
-		src, err := g.resolve(grpcurl.DescriptorSourceFromServer(ctx, ref), t)
-		ref.Reset()
+		src, err := g.lookup(ctx, t)
 		if err != nil {
 			return err
 		}
 		g.sources[i] = src
 	}
 	return nil
+}
+
+// lookup resolves t by server reflection within RequestTimeout, so that
+// a server that accepts connections and never answers costs one request
+// timeout, not the whole run.
+func (g *GRPC) lookup(ctx context.Context, t GRPCTarget) (grpcurl.DescriptorSource, error) {
+	ctx, cancel := context.WithTimeout(ctx, cmp(g.c.RequestTimeout, DefaultRequestTimeout))
+	defer cancel()
+	ref := grpcreflect.NewClientAuto(ctx, g.conns[t.Addr])
+	defer ref.Reset()
+	return g.resolve(grpcurl.DescriptorSourceFromServer(ctx, ref), t)
 }
 
 // resolve finds t's method in src and returns a local descriptor source

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/podlife/podlife/internal/check"
 	"github.com/podlife/podlife/internal/load/loadtest"
@@ -105,6 +106,32 @@ func TestGRPCUnreachable(t *testing.T) {
 	s := g.Run(context.Background(), Plan{Requests: 5, Concurrency: 1})
 	if s.Requests != 5 || s.Successes != 0 || len(s.Errors) == 0 {
 		t.Errorf("got %d requests, %d successes, errors %v; want 5 failed with a connection error", s.Requests, s.Successes, s.Errors)
+	}
+}
+
+// TestGRPCResolveBlackhole resolves a method on a server that accepts
+// connections and never answers: each lookup is bounded by
+// RequestTimeout, even when the context has no deadline. (Unbounded, it
+// would last until grpc-go gives up connecting, after 20 s, or until the
+// whole run's --timeout.)
+func TestGRPCResolveBlackhole(t *testing.T) {
+	t.Parallel()
+	addr := testpeer.Blackhole(t)
+	g, err := NewGRPC(GRPCConfig{Targets: []GRPCTarget{grpcTarget(addr, loadtest.HealthCheck)}, RequestTimeout: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	done := make(chan error, 1)
+	go func() { done <- g.Resolve(context.Background()) }()
+	select {
+	case err = <-done:
+	case <-time.After(15 * time.Second):
+		t.Fatal("Resolve still running after 15s with a 300ms RequestTimeout")
+	}
+	var ce *check.ConfigError
+	if err == nil || errors.As(err, &ce) {
+		t.Errorf("Resolve on a blackhole: got %v, want a runtime error, not a config error", err)
 	}
 }
 
