@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/podlife/podlife/internal/loadgen"
 	"github.com/podlife/podlife/internal/tcplb"
 )
 
@@ -172,50 +173,101 @@ func TestDockerServiceHooks(t *testing.T) {
 	}
 }
 
+// rolloutLag is how long the balancer (kube-proxy) keeps routing new
+// connections to a deleted container.
+const rolloutLag = 1500 * time.Millisecond
+
+// startRollout starts two service containers with env (NAME=value
+// variables) behind a balancer, and load through it: keep-alive clients,
+// spread over both containers, and a client opening a new connection per
+// request. It returns the container to replace and its address, once both
+// have served load for a second.
+func startRollout(t *testing.T, name string, env ...string) (lb *tcplb.Balancer, load *loadgen.Load, old, oldAddr string) {
+	t.Helper()
+	_, service := dockerImages(t)
+	args := append(append([]string{}, hardened...), "-p", "127.0.0.1::8080")
+	for _, e := range env {
+		args = append(args, "-e", e)
+	}
+	old = runContainer(t, name+"-old", args, service)
+	next := runContainer(t, name+"-new", args, service)
+	waitHealthy(t, old)
+	waitHealthy(t, next)
+	oldAddr = publishedAddr(t, old, "8080")
+
+	lb, err := tcplb.New(oldAddr, publishedAddr(t, next, "8080"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { lb.Close() })
+	load, err = loadgen.Start(context.Background(), loadgen.Config{
+		URL:         "http://" + lb.Addr() + "/hello",
+		Clients:     4,
+		NewConns:    1,
+		MaxDuration: time.Minute,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { load.Stop() }) // before lb.Close
+	time.Sleep(time.Second)           // load on both containers
+	return lb, load, old, oldAddr
+}
+
 // TestDockerGracefulStop replaces one of two service containers under load
 // the way Kubernetes deletes a Pod: the balancer (kube-proxy) drops its
 // endpoint only after a lag, while `docker exec prestop` runs the preStop
 // hook and `docker stop` sends SIGTERM (SIGKILL after the grace period).
 // No request may fail, and the container must exit 0, not be killed.
+// TestDockerStopWithoutDelayFails is its control.
 func TestDockerGracefulStop(t *testing.T) {
-	_, service := dockerImages(t)
-	env := []string{
-		"-e", "LIFECYCLE_SHUTDOWN_DELAY=4s", "-e", "LIFECYCLE_DRAIN_TIMEOUT=5s",
-		"-e", "LIFECYCLE_PRESTOP=2s", "-e", "LIFECYCLE_TERMINATION_GRACE_PERIOD=30s",
-	}
-	args := append(append(append([]string{}, hardened...), "-p", "127.0.0.1::8080"), env...)
-	old := runContainer(t, "stop-old", args, service)
-	next := runContainer(t, "stop-new", args, service)
-	waitHealthy(t, old)
-	waitHealthy(t, next)
-	oldAddr, nextAddr := publishedAddr(t, old, "8080"), publishedAddr(t, next, "8080")
+	lb, load, old, oldAddr := startRollout(t, "stop",
+		"LIFECYCLE_SHUTDOWN_DELAY=4s", "LIFECYCLE_DRAIN_TIMEOUT=5s",
+		"LIFECYCLE_PRESTOP=2s", "LIFECYCLE_TERMINATION_GRACE_PERIOD=30s")
 
-	lb, err := tcplb.New(oldAddr, nextAddr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer lb.Close()
-	load := startLoadGen("http://"+lb.Addr()+"/hello", 4, 100_000)
-	defer load.Stop()
-	time.Sleep(time.Second) // load on both containers
-
-	dropped := lb.RemoveAfter(oldAddr, 1500*time.Millisecond)
+	dropped := lb.RemoveAfter(oldAddr, rolloutLag)
 	mustDocker(t, "exec", old, "/podlife/prestop", "--notify", "http://127.0.0.1:8080/drainz", "--sleep", "2s")
 	mustDocker(t, "stop", "-t", "30", old)
 	<-dropped
 	time.Sleep(time.Second) // the new container alone
-	load.Stop()
+	res := load.Stop()
 
 	if code := mustDocker(t, "inspect", "-f", "{{.State.ExitCode}}", old); code != "0" {
 		logs, _ := docker(context.Background(), "logs", old)
 		t.Errorf("got exit code %s after docker stop, want 0 (a graceful exit, not SIGKILL)\n%s", code, logs)
 	}
-	ok, failed := load.ok.Load(), load.failed.Load()
-	t.Logf("%d requests served, %d failed", ok, failed)
-	if ok == 0 {
+	t.Log(res)
+	if res.Served == 0 {
 		t.Error("got no request served, want load throughout")
 	}
-	if failed != 0 {
-		t.Errorf("got %d failed requests (last: %v), want 0", failed, load.lastErr)
+	if res.Failed != 0 {
+		t.Errorf("got %d failed requests %q, want 0", res.Failed, res.Errors)
+	}
+}
+
+// TestDockerStopWithoutDelayFails is TestDockerGracefulStop without
+// podlife's part: no preStop hook and no shutdown delay, so the service
+// stops listening at SIGTERM, and the balancer drops the container only
+// after the lag. It proves that the zero above is not the load's blindness:
+// here requests must fail. The lag runs from the container's exit, so that
+// the balancer certainly routes to a stopped container for all of it, and
+// the client opening a new connection per request certainly meets it there
+// (a connection refused, reset by the balancer).
+func TestDockerStopWithoutDelayFails(t *testing.T) {
+	lb, load, old, oldAddr := startRollout(t, "nodelay",
+		"LIFECYCLE_SHUTDOWN_DELAY=0", "LIFECYCLE_DRAIN_TIMEOUT=5s",
+		"LIFECYCLE_PRESTOP=0", "LIFECYCLE_TERMINATION_GRACE_PERIOD=30s")
+
+	mustDocker(t, "stop", "-t", "30", old) // SIGTERM at once: no preStop hook
+	<-lb.RemoveAfter(oldAddr, rolloutLag)
+	time.Sleep(500 * time.Millisecond) // the new container alone
+	res := load.Stop()
+
+	t.Log(res)
+	if res.Served == 0 {
+		t.Error("got no request served, want load throughout")
+	}
+	if res.Failed == 0 {
+		t.Error("got 0 failed requests without preStop hook and shutdown delay, want some: the test cannot tell a drop")
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/podlife/podlife/internal/loadgen"
 	"github.com/podlife/podlife/internal/tcplb"
 )
 
@@ -25,8 +26,18 @@ type config struct {
 // deadline bounds the whole demo: it must not hang.
 const deadline = 90 * time.Second
 
-// probeSample is how many requests measure a Pod's first-user latency.
+// probeSample is how many requests measure a Pod's first-user latency,
+// sent by loadClients at once.
 const probeSample = 600
+
+// The users during the rollout: keep-alive clients, each with a connection
+// of its own, and clients that open a new connection for every request, as
+// new users arrive. The new connections are what meets a Pod that stopped
+// listening while the balancer still routes to it.
+const (
+	loadClients    = 4
+	newConnClients = 1
+)
 
 func demo(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	ctx, cancel := context.WithTimeout(ctx, deadline)
@@ -153,8 +164,16 @@ func demo(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	}
 
 	// 3. Users.
-	l := startLoad(ctx, "http://"+lb.Addr()+"/hello")
-	say("load", "%d clients with keep-alive → %s (L4 balancer; a deleted endpoint keeps getting connections for %v)", loadClients, lb.Addr(), cfg.lag)
+	l, err := loadgen.Start(ctx, loadgen.Config{
+		URL:      "http://" + lb.Addr() + "/hello",
+		Clients:  loadClients,
+		NewConns: newConnClients,
+	})
+	if err != nil {
+		return err
+	}
+	say("load", "%d clients with keep-alive and %d opening a new connection per request → %s (L4 balancer; a deleted endpoint keeps getting connections for %v)",
+		loadClients, newConnClients, lb.Addr(), cfg.lag)
 	time.Sleep(time.Second)
 
 	v2, err := launch("v2")
@@ -172,7 +191,7 @@ func demo(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	v1.stop()
 	<-dropped
 	time.Sleep(time.Second) // v2 alone serves for a while
-	l.Stop()
+	res := l.Stop()
 	exit := "exit 0"
 	if exitErr != nil {
 		exit = exitErr.Error()
@@ -184,7 +203,7 @@ func demo(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	say("v1", "deleted: %s; endpoint dropped after %v; SIGTERM at %.1fs; %s at %.1fs",
 		hook, cfg.lag, sigterm.Seconds(), exit, exited.Seconds())
 
-	served, failed := l.ok.Load(), l.failed.Load()
+	served, failed := res.Served, res.Failed
 	fmt.Fprintln(stdout)
 	fmt.Fprintln(stdout, "summary")
 	fmt.Fprintf(stdout, "  warm-up    first %d requests of a Pod: p50 %s → %s, p99 %s → %s (cold → v1 %s)\n",
@@ -193,9 +212,7 @@ func demo(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "  took       %.1fs\n", time.Since(begin).Seconds())
 	switch {
 	case failed > 0:
-		l.mu.Lock()
-		defer l.mu.Unlock()
-		return fmt.Errorf("%d requests failed during the rollout (last: %v)", failed, l.lastErr)
+		return fmt.Errorf("%d requests failed during the rollout (first: %s)", failed, res.Errors[0])
 	case exitErr != nil:
 		return fmt.Errorf("v1 did not shut down cleanly: %w", exitErr)
 	case served == 0:

@@ -28,9 +28,10 @@ func TestDemo(t *testing.T) {
 }
 
 // TestDemoWithoutPodlife shows the demo can fail: with no preStop hook and
-// no shutdown delay, connections that the lagging balancer still sends to
-// the terminated Pod fail. Whether one does depends on the scheduling of
-// the machine, so a run where none did is reported as inconclusive.
+// no shutdown delay, v1 closes its listener at SIGTERM, while the balancer
+// keeps sending it every other new connection for the lag. The clients that
+// open a new connection per request make hundreds of those during the lag:
+// refused, they are certain to fail.
 func TestDemoWithoutPodlife(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the demo builds four binaries and runs a rollout: skipped with -short")
@@ -39,10 +40,8 @@ func TestDemoWithoutPodlife(t *testing.T) {
 	defer cancel()
 	var stdout bytes.Buffer
 	err := run(ctx, []string{"--without-podlife", "--lag", (3 * time.Second).String()}, &stdout, io.Discard)
-	if err == nil {
-		t.Skipf("inconclusive: no request happened to meet the terminated Pod\n%s", stdout.String())
+	if err == nil || !strings.Contains(err.Error(), "requests failed during the rollout") {
+		t.Fatalf("got error %v, want failed requests\n%s", err, stdout.String())
 	}
-	if !strings.Contains(err.Error(), "requests failed during the rollout") {
-		t.Errorf("got error %v, want failed requests", err)
-	}
+	t.Logf("%v", err)
 }
