@@ -98,8 +98,10 @@ type Summary struct {
 	// Codes counts the answers by status: "200", "503" for HTTP, "OK",
 	// "Unavailable" for gRPC.
 	Codes map[string]uint64
-	// Errors counts the requests that got no answer, by error text; at
-	// most MaxErrorKinds kinds, the rest under "other".
+	// Errors counts the requests that got no answer, by kind: ErrRefused,
+	// ErrTimeout, ErrReset, ErrEOF, ErrTLS, ErrDNS, or else the error
+	// text, shortened and without local addresses; at most MaxErrorKinds
+	// kinds, the rest under "other".
 	Errors map[string]uint64
 	// P50, P90, P99 and Max are latencies of the successful requests.
 	P50, P90, P99, Max time.Duration

@@ -7,8 +7,8 @@ import (
 	"google.golang.org/grpc/codes"
 )
 
-// MaxErrorKinds bounds the number of distinct error texts a Summary
-// keeps; further kinds are counted under "other".
+// MaxErrorKinds bounds the number of kinds of errors a Summary keeps;
+// further kinds are counted under "other".
 const MaxErrorKinds = 16
 
 // maxErrorLen bounds the length of an error text kept in a Summary.
@@ -68,9 +68,7 @@ func (r *recorder) record(start time.Time, latency time.Duration, code int, ok b
 }
 
 func (r *recorder) addError(text string) {
-	if len(text) > maxErrorLen {
-		text = text[:maxErrorLen] + "…"
-	}
+	text = errorKind(text)
 	if _, seen := r.errors[text]; !seen && len(r.errors) >= MaxErrorKinds {
 		text = "other"
 	}
