@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"time"
 
@@ -45,15 +46,25 @@ const DefaultRequestTimeout = 10 * time.Second
 // counted.
 func RunHTTP(ctx context.Context, c HTTPConfig, plan Plan) Summary {
 	conc := plan.workers()
-	conns := &connSet{conns: map[*trackedConn]struct{}{}, timeout: cmp(c.RequestTimeout, DefaultRequestTimeout)}
+	timeout := cmp(c.RequestTimeout, DefaultRequestTimeout)
+	conns := &connSet{conns: map[*trackedConn]struct{}{}}
 	defer context.AfterFunc(ctx, conns.closeAll)()
-	// No Client.Timeout: it costs a context and a timer per request; the
-	// connections' deadlines bound requests.
 	client := &http.Client{
 		Transport: c.transport(conc, conns),
 		CheckRedirect: func(*http.Request, []*http.Request) error {
 			return http.ErrUseLastResponse // a redirect is an answer
 		},
+	}
+	// Over HTTP/1.1 a connection carries one request at a time, so its
+	// deadline bounds the request, at no cost per request. HTTP/2
+	// multiplexes: a connection's deadline would be pushed back by the
+	// other requests and, when it fires, fail them all. There,
+	// Client.Timeout bounds each request, for a context and a timer
+	// apiece.
+	if c.multiplexed() {
+		client.Timeout = timeout
+	} else {
+		conns.timeout = timeout
 	}
 	defer client.CloseIdleConnections()
 	// Only options that do not reach into the transport: Client replaces
@@ -95,6 +106,23 @@ func RunHTTP(ctx context.Context, c HTTPConfig, plan Plan) Summary {
 		}
 	}
 	return rec.summary(stopReason(ctx, pctx, warm), time.Since(began))
+}
+
+// multiplexed reports whether the load may run over HTTP/2: with h2c, or
+// with HTTP2 and an https:// target.
+func (c HTTPConfig) multiplexed() bool {
+	if c.H2C {
+		return true
+	}
+	if !c.HTTP2 {
+		return false
+	}
+	for _, t := range c.Targets {
+		if len(t.URL) >= len("https:") && strings.EqualFold(t.URL[:len("https:")], "https:") {
+			return true
+		}
+	}
+	return false
 }
 
 // stopReason tells why a load ended, from its contexts.
@@ -168,12 +196,12 @@ func (c HTTPConfig) transport(conc int, conns *connSet) *http.Transport {
 var errLoadEnded = errors.New("load ended")
 
 // connSet tracks the open connections of a load, so that closeAll can
-// abort every request in flight at once, at no cost per request. Its
-// connections also bound each request: every write of a request pushes
-// the connection's deadline timeout ahead, so an answer that takes longer
-// fails with a timeout.
+// abort every request in flight at once, at no cost per request. With a
+// timeout, its connections also bound each HTTP/1.1 request: every write
+// of a request pushes the connection's deadline timeout ahead, so an
+// answer that takes longer fails with a timeout.
 type connSet struct {
-	timeout time.Duration
+	timeout time.Duration // 0: no deadlines
 	mu      sync.Mutex
 	conns   map[*trackedConn]struct{}
 	closed  bool
@@ -213,7 +241,7 @@ func (s *connSet) remove(c *trackedConn) {
 }
 
 // trackedConn leaves its connSet when closed, and pushes its deadline
-// ahead on each write.
+// ahead on each write when the set has a timeout.
 type trackedConn struct {
 	net.Conn
 	set  *connSet
@@ -221,8 +249,10 @@ type trackedConn struct {
 }
 
 func (c *trackedConn) Write(p []byte) (int, error) {
-	if err := c.Conn.SetDeadline(time.Now().Add(c.set.timeout)); err != nil {
-		return 0, err
+	if c.set.timeout > 0 {
+		if err := c.Conn.SetDeadline(time.Now().Add(c.set.timeout)); err != nil {
+			return 0, err
+		}
 	}
 	return c.Conn.Write(p)
 }

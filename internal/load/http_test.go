@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -238,5 +239,65 @@ func TestRunHTTPRequestTimeout(t *testing.T) {
 	// Eight connections, eight local ports: one kind.
 	if got, want := fmt.Sprint(s.Errors), "map[timeout:8]"; got != want {
 		t.Errorf("got errors %s, want %s", got, want)
+	}
+}
+
+// TestRunHTTPRequestTimeoutH2C checks that under HTTP/2 RequestTimeout
+// bounds each request, not the connection that carries them all: one
+// request that the server never answers times out alone, while the
+// others on the same connection go on. The server answers the others
+// only once the hanging request has been given up, so a timeout of the
+// whole connection (which the other requests would keep pushing back,
+// then fire on all of them) fails every request.
+func TestRunHTTPRequestTimeoutH2C(t *testing.T) {
+	t.Parallel()
+	gone := make(chan struct{})
+	var once sync.Once
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/hang" {
+			<-r.Context().Done()
+			once.Do(func() { close(gone) })
+			return
+		}
+		select {
+		case <-gone:
+		case <-r.Context().Done():
+		}
+	})
+	srv := httptest.NewUnstartedServer(h)
+	srv.Config.Protocols = new(http.Protocols)
+	srv.Config.Protocols.SetUnencryptedHTTP2(true)
+	srv.Start()
+	t.Cleanup(srv.Close)
+	// One hanging request, then one every 500 ms: the first of those
+	// waits about 500 ms of its 1 s for the hanging one to time out.
+	tgts := get(srv.URL + "/hang")
+	for range 5 {
+		tgts = append(tgts, get(srv.URL+"/ok")...)
+	}
+	s := RunHTTP(context.Background(), HTTPConfig{Targets: tgts, H2C: true, RequestTimeout: time.Second}, Plan{Requests: 6, Rate: 2, Concurrency: 6})
+	if s.Requests != 6 || s.Successes < 4 || s.Errors[ErrTimeout] < 1 {
+		t.Errorf("got %d requests, %d successes, errors %v; want 6, the hanging one a timeout, the others (at least 4) successes", s.Requests, s.Successes, s.Errors)
+	}
+}
+
+func TestMultiplexed(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		conf HTTPConfig
+		want bool
+	}{
+		{HTTPConfig{Targets: get("http://127.0.0.1/")}, false},
+		{HTTPConfig{Targets: get("http://127.0.0.1/"), HTTP2: true}, false}, // HTTP/2 is negotiated over TLS only
+		{HTTPConfig{Targets: get("http://127.0.0.1/"), H2C: true}, true},
+		{HTTPConfig{Targets: get("https://127.0.0.1/"), HTTP2: true}, true},
+		{HTTPConfig{Targets: get("HTTPS://127.0.0.1/"), HTTP2: true}, true},
+		{HTTPConfig{Targets: get("https://127.0.0.1/")}, false},
+		{HTTPConfig{Targets: append(get("http://127.0.0.1/"), get("https://127.0.0.1/")...), HTTP2: true}, true},
+	}
+	for _, tt := range tests {
+		if got := tt.conf.multiplexed(); got != tt.want {
+			t.Errorf("targets %v, HTTP2 %v, H2C %v: got multiplexed %v, want %v", tt.conf.Targets, tt.conf.HTTP2, tt.conf.H2C, got, tt.want)
+		}
 	}
 }
