@@ -14,6 +14,7 @@
 package loadgen
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -91,18 +92,10 @@ func (c Config) validate() error {
 
 // withDefaults returns c with its zero bounds set to the defaults.
 func (c Config) withDefaults() Config {
-	if c.Pause == 0 {
-		c.Pause = DefaultPause
-	}
-	if c.MaxRequests == 0 {
-		c.MaxRequests = DefaultMaxRequests
-	}
-	if c.MaxDuration == 0 {
-		c.MaxDuration = DefaultMaxDuration
-	}
-	if c.Timeout == 0 {
-		c.Timeout = DefaultTimeout
-	}
+	c.Pause = cmp.Or(c.Pause, DefaultPause)
+	c.MaxRequests = cmp.Or(c.MaxRequests, DefaultMaxRequests)
+	c.MaxDuration = cmp.Or(c.MaxDuration, DefaultMaxDuration)
+	c.Timeout = cmp.Or(c.Timeout, DefaultTimeout)
 	return c
 }
 
