@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
@@ -49,6 +50,11 @@ func (o options) validate(targets []string) (*config, error) {
 	}
 	if err := o.validateNumbers(); err != nil {
 		return nil, err
+	}
+	if o.ReadyFile != "" {
+		if err := checkReadyFile(o.ReadyFile); err != nil {
+			return nil, err
+		}
 	}
 	c := &config{o: o}
 	base, err := o.CheckFlags.Options()
@@ -355,6 +361,23 @@ func (c *config) loadsScheme(tgts []vegeta.Target, scheme string) bool {
 		}
 	}
 	return false
+}
+
+// checkReadyFile checks that the warm-up will be able to write its ready
+// file: path is not a directory, and its directory exists and takes a new
+// file (tried with a temporary one, as writeReadyFile does). A probe
+// waiting for a file that is never written would keep the Pod unready.
+func checkReadyFile(path string) error {
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		return &check.ConfigError{Flag: "ready-file", Msg: path + " is a directory"}
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), ".warmup-ready-*")
+	if err != nil {
+		return &check.ConfigError{Flag: "ready-file", Msg: "cannot write in its directory: " + shortPathError(err)}
+	}
+	f.Close()
+	os.Remove(f.Name())
+	return nil
 }
 
 func shortPathError(err error) string {

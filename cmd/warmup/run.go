@@ -248,6 +248,10 @@ func (w *warmup) finish(ctx, rctx context.Context, res outcome) error {
 	if o.ReadyFile != "" && !interrupted && !failed {
 		if err := writeReadyFile(o.ReadyFile, res, problem, elapsed); err != nil {
 			w.log.Error().Str("phase", "summary").Err(err).Msg("cannot write --ready-file")
+			if o.Strict {
+				failed = true
+				problem = "cannot write --ready-file: " + shortPathError(err)
+			}
 		}
 	}
 	if failed {

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -394,5 +395,35 @@ func TestGRPCBlackhole(t *testing.T) {
 	s := out.summary(t)
 	if s["stop"] != "unreachable" || s["ok"] != false || s["requests"] != 0.0 {
 		t.Errorf("got summary %v, want stop unreachable, ok false, 0 requests", s)
+	}
+}
+
+// TestReadyFileWriteFails removes the ready file's directory during the
+// load: the failure to write it is logged, and exits 1 under --strict.
+func TestReadyFileWriteFails(t *testing.T) {
+	t.Parallel()
+	for _, strict := range []bool{false, true} {
+		dir := filepath.Join(t.TempDir(), "shared")
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { os.RemoveAll(dir) }))
+		t.Cleanup(srv.Close)
+		out := &lines{}
+		args := []string{"--requests", "3", "--ready-file", filepath.Join(dir, "warm"), srv.URL}
+		if strict {
+			args = append([]string{"--strict"}, args...)
+		}
+		err := runWarmup(t, out, args...)
+		want := cli.ExitOK
+		if strict {
+			want = cli.ExitUnhealthy
+		}
+		if got := cli.ExitCode(err); got != want {
+			t.Errorf("--strict=%v: got exit %d (%v), want %d", strict, got, err, want)
+		}
+		if !strings.Contains(out.String(), `"message":"cannot write --ready-file"`) {
+			t.Errorf("--strict=%v: got log\n%s\nwant the write failure logged", strict, out)
+		}
 	}
 }
