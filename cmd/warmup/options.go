@@ -30,8 +30,16 @@ How much: --requests N and/or --duration D (at least one), at --rate R
 or --warm-plateau end it early once warm. --timeout bounds the whole run.
 
 Fails open: exit 0 even when the app cannot be reached or answers errors
-(logged), unless --strict. Exit codes: 0 done, 1 --strict and the wait timed
-out or the success ratio is below --min-success, 2 usage error.`
+(logged), unless --strict. With --stay, a finished warm-up keeps running
+until SIGTERM or SIGINT, for a native sidecar.
+
+Exit codes:
+  0  done, including a warm-up that failed open (the summary says
+     "ok":false and why)
+  1  --strict only: the wait did not succeed, no request completed, the
+     success ratio is below --min-success, or --ready-file could not be
+     written
+  2  usage or configuration error, before any network traffic`
 
 // options are warmup's flags; every one is also a WARMUP_ variable.
 type options struct {
@@ -150,7 +158,7 @@ func (o *options) register(fs *flag.FlagSet) {
 	fs.StringVar(&o.Data, "data", o.Data, "gRPC request message as `JSON` (default {})")
 	fs.Var(cli.NewList(&o.Protoset), "protoset", "take gRPC descriptors from this FileDescriptorSet `file` instead of server reflection; repeatable (env: one per line)")
 
-	fs.BoolVar(&o.Strict, "strict", o.Strict, "exit 1 when the wait times out or the success ratio is below --min-success")
+	fs.BoolVar(&o.Strict, "strict", o.Strict, "exit 1 when the warm-up fails (see the exit codes above)")
 	fs.Float64Var(&o.MinSuccess, "min-success", o.MinSuccess, "smallest success ratio (0-1) --strict accepts")
 	fs.BoolVar(&o.LogToPID1, "log-to-pid1", o.LogToPID1, "also write the log to /proc/1/fd/1, so that it shows in kubectl logs")
 	fs.StringVar(&o.ReadyFile, "ready-file", o.ReadyFile, "write the summary to `path` when the warm-up is done (for probe file://path)")

@@ -8,7 +8,21 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/podlife/podlife/logging"
 )
+
+// newLogger returns warmup's logger on w. It writes the keys of package
+// logging ("timestamp": RFC 3339, UTC, nanoseconds), so that with
+// --log-to-pid1 warmup's lines read like those of a podlife app, and
+// changes none of zerolog's globals.
+func newLogger(w io.Writer) zerolog.Logger {
+	l, err := logging.New(logging.Config{Output: w})
+	if err != nil { // only for a bad level or format; this Config has neither
+		return zerolog.New(w).With().Timestamp().Logger()
+	}
+	return l.Zerolog()
+}
 
 // output is where the log goes: stdout, and with --log-to-pid1 also PID
 // 1's stdout, best effort.
@@ -95,7 +109,7 @@ func writeReadyFile(path string, res outcome, problem string, elapsed time.Durat
 	if err != nil {
 		return err
 	}
-	l := zerolog.New(f).With().Timestamp().Logger()
+	l := newLogger(f)
 	summaryEvent(l.Info(), res, elapsed).Str("problem", problem).Bool("ok", problem == "").Msg("warm-up done")
 	if err := f.Close(); err != nil {
 		os.Remove(f.Name())

@@ -24,7 +24,7 @@ const pid1Stdout = "/proc/1/fd/1"
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	c := command{environ: cli.Environ(os.Environ()), pid1: pid1Stdout}
 	tuneGC(c.environ)
-	return c.run(ctx, args, stdout, stderr)
+	return redactError(c.run(ctx, args, stdout, stderr))
 }
 
 // GC settings of the warmup process, unless GOGC or GOMEMLIMIT say
@@ -84,7 +84,7 @@ func (c command) run(ctx context.Context, args []string, stdout, stderr io.Write
 
 	out, closeOut := c.output(stdout, o.LogToPID1)
 	defer closeOut()
-	w := &warmup{cfg: cfg, grpc: g, stderr: stderr, log: zerolog.New(out).With().Timestamp().Logger(), began: time.Now()}
+	w := &warmup{cfg: cfg, grpc: g, stderr: stderr, log: newLogger(out), began: time.Now()}
 	if out.pid1Err != nil {
 		w.log.Warn().Str("phase", "start").Err(out.pid1Err).Msg("cannot write to PID 1's stdout; logging to stdout only")
 	}
