@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -424,6 +425,28 @@ func TestReadyFileWriteFails(t *testing.T) {
 		}
 		if !strings.Contains(out.String(), `"message":"cannot write --ready-file"`) {
 			t.Errorf("--strict=%v: got log\n%s\nwant the write failure logged", strict, out)
+		}
+	}
+}
+
+// TestEveryFlagIsAVariable keeps the README's promise: each flag is also
+// a WARMUP_ variable, and each variable a flag, but for the check options
+// warmup does not take (rejected by name when set, see validate).
+func TestEveryFlagIsAVariable(t *testing.T) {
+	t.Parallel()
+	o := defaultOptions()
+	fs := flag.NewFlagSet("warmup", flag.ContinueOnError)
+	o.register(fs)
+	fs.Bool("version", false, "")
+	notTaken := map[string]bool{"WARMUP_STATUS has no flag": true, "WARMUP_BODY_CONTAINS has no flag": true, "WARMUP_BODY_REGEXP has no flag": true}
+	for _, bad := range cli.EnvMismatch(fs, &o, "WARMUP_") {
+		if !notTaken[bad] {
+			t.Errorf("got %s, want every flag and variable paired", bad)
+		}
+	}
+	for _, name := range []string{"stay", "ready-file", "concurrency"} {
+		if fs.Lookup(name) == nil {
+			t.Errorf("got no --%s flag, want one", name)
 		}
 	}
 }
