@@ -29,7 +29,7 @@ type Plan struct {
 	// Concurrency bounds the requests in flight; values below 1 mean 1.
 	// The engines start this many workers up front (fewer when Requests
 	// is smaller), each with its own connection, so the caller bounds it:
-	// warmup rejects values above 10,000.
+	// warmup rejects values above 1,000.
 	Concurrency int
 	// Warm ends the load early once the target is warm.
 	Warm Warm
