@@ -5,11 +5,11 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"reflect"
 	"time"
 
-	"github.com/caarlos0/env/v11"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/podlife/podlife/internal/envconf"
 )
 
 // EnvPrefix is the prefix of the environment variables read by ConfigFromEnv.
@@ -103,43 +103,11 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	if getenv == nil {
 		getenv = os.Getenv
 	}
-	opts := env.Options{Prefix: EnvPrefix}
-	params, err := env.GetFieldParamsWithOptions(&Config{}, opts)
-	if err != nil {
+	var cfg Config
+	if err := envconf.Parse(&cfg, EnvPrefix, getenv); err != nil {
 		return Config{}, fmt.Errorf("lifecycle: %w", err)
 	}
-	opts.Environment = make(map[string]string, len(params))
-	for _, p := range params {
-		if v := getenv(p.Key); v != "" {
-			opts.Environment[p.Key] = v
-		}
-	}
-	cfg, err := env.ParseAsWithOptions[Config](opts)
-	if err != nil {
-		return Config{}, envError(err)
-	}
 	return cfg, cfg.validate()
-}
-
-// envError names the variable in a parse error: "lifecycle:
-// LIFECYCLE_DRAIN_TIMEOUT: time: invalid duration "soon"".
-func envError(err error) error {
-	var agg env.AggregateError
-	if !errors.As(err, &agg) {
-		return fmt.Errorf("lifecycle: %w", err)
-	}
-	errs := make([]error, 0, len(agg.Errors))
-	for _, e := range agg.Errors {
-		var pe env.ParseError
-		if errors.As(e, &pe) {
-			if f, ok := reflect.TypeFor[Config]().FieldByName(pe.Name); ok {
-				errs = append(errs, fmt.Errorf("lifecycle: %s%s: %w", EnvPrefix, f.Tag.Get("env"), pe.Err))
-				continue
-			}
-		}
-		errs = append(errs, fmt.Errorf("lifecycle: %w", e))
-	}
-	return errors.Join(errs...)
 }
 
 func (c Config) validate() error {

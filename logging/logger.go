@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/caarlos0/env/v11"
+	"github.com/podlife/podlife/internal/envconf"
 	"github.com/rs/zerolog"
 )
 
@@ -56,9 +56,6 @@ type envConfig struct {
 	PodName     string `env:"POD_NAME"`
 }
 
-// envKeys are the variables envConfig reads.
-var envKeys = [...]string{"LOG_LEVEL", "LOG_FORMAT", "SERVICE_NAME", "OTEL_SERVICE_NAME", "POD_NAME"}
-
 // ConfigFromEnv returns a Config read through getenv (nil means
 // os.Getenv), as lifecycle.ConfigFromEnv does: LOG_LEVEL, LOG_FORMAT,
 // SERVICE_NAME (or else OTEL_SERVICE_NAME), and the instance id from
@@ -68,18 +65,12 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	if getenv == nil {
 		getenv = os.Getenv
 	}
-	m := make(map[string]string, len(envKeys))
-	for _, k := range envKeys {
-		if v := getenv(k); v != "" {
-			m[k] = v
-		}
-	}
-	return configFromEnv(env.Options{Environment: m}, os.Hostname)
+	return configFromEnv(getenv, os.Hostname)
 }
 
-func configFromEnv(opts env.Options, hostname func() (string, error)) (Config, error) {
-	ec, err := env.ParseAsWithOptions[envConfig](opts)
-	if err != nil {
+func configFromEnv(getenv func(string) string, hostname func() (string, error)) (Config, error) {
+	var ec envConfig
+	if err := envconf.Parse(&ec, "", getenv); err != nil {
 		return Config{}, fmt.Errorf("logging: %w", err)
 	}
 	cfg := Config{

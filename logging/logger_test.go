@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/caarlos0/env/v11"
 	"github.com/rs/zerolog"
 )
 
@@ -42,7 +41,7 @@ func TestConfigFromEnv(t *testing.T) {
 			if tt.env == nil {
 				tt.env = map[string]string{}
 			}
-			got, err := configFromEnv(env.Options{Environment: tt.env}, tt.host)
+			got, err := configFromEnv(func(k string) string { return tt.env[k] }, tt.host)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("got error %v, want one mentioning %s", err, tt.wantErr)
@@ -184,7 +183,7 @@ func TestConsoleFormat(t *testing.T) {
 // with those values, and /fail one with error.code.
 func TestServiceWiring(t *testing.T) {
 	t.Parallel()
-	cfg, err := configFromEnv(env.Options{Environment: map[string]string{"POD_NAME": "x"}}, os.Hostname)
+	cfg, err := configFromEnv(func(k string) string { return map[string]string{"POD_NAME": "x"}[k] }, os.Hostname)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,7 +7,7 @@ import (
 	"reflect"
 	"strings"
 
-	"github.com/caarlos0/env/v11"
+	"github.com/podlife/podlife/internal/envconf"
 )
 
 // Environ returns the process environment as a map, for ParseEnv.
@@ -22,26 +22,21 @@ func Environ(environ []string) map[string]string {
 }
 
 // ParseEnv fills opts (a pointer to a struct with `env` tags) from the
-// environment with caarlos0/env, every key prefixed with prefix (such as
-// "PROBE_"). Call it before registering flags whose defaults are the
-// filled fields: then a flag on the command line wins over the
+// environment through internal/envconf, every key prefixed with prefix
+// (such as "PROBE_"). Call it before registering flags whose defaults are
+// the filled fields: then a flag on the command line wins over the
 // environment. Errors are *UsageError values naming the variable.
 func ParseEnv(opts any, prefix string, environ map[string]string) error {
 	if !hasPrefixedKey(environ, prefix) {
 		return nil // the common case: no variable to parse, no reflection to pay for
 	}
-	err := env.ParseWithOptions(opts, env.Options{Prefix: prefix, Environment: environ})
-	if err == nil {
+	err := envconf.Parse(opts, prefix, func(k string) string { return environ[k] })
+	var ee *envconf.Error
+	switch {
+	case err == nil:
 		return nil
-	}
-	var agg env.AggregateError
-	if errors.As(err, &agg) && len(agg.Errors) > 0 {
-		err = agg.Errors[0]
-	}
-	var pe env.ParseError
-	if errors.As(err, &pe) {
-		key := envKey(reflect.TypeOf(opts).Elem(), pe.Name, prefix)
-		return Usagef("%s=%q: %s", key, environ[key], wantType(pe.Type, pe.Err))
+	case errors.As(err, &ee):
+		return Usagef("%s=%q: %s", ee.Key, ee.Value, wantType(ee.Type, ee.Err))
 	}
 	return Usagef("environment: %v", err)
 }
@@ -55,24 +50,6 @@ func hasPrefixedKey(environ map[string]string, prefix string) bool {
 	return false
 }
 
-// envKey finds the environment variable of the struct field named field.
-func envKey(t reflect.Type, field, prefix string) string {
-	for i := 0; i < t.NumField(); i++ {
-		f := t.Field(i)
-		if f.Type.Kind() == reflect.Struct && f.Tag.Get("env") == "" {
-			if k := envKey(f.Type, field, prefix+f.Tag.Get("envPrefix")); k != "" {
-				return k
-			}
-			continue
-		}
-		if f.Name == field {
-			name, _, _ := strings.Cut(f.Tag.Get("env"), ",")
-			return prefix + name
-		}
-	}
-	return ""
-}
-
 // EnvMismatch returns the flags of fs that have no environment variable
 // of the same name (prefix + FLAG_NAME) in opts' `env` tags, and the
 // variables with no flag, skipping --version. Commands test that it is
@@ -80,7 +57,9 @@ func envKey(t reflect.Type, field, prefix string) string {
 // cannot drift.
 func EnvMismatch(fs *flag.FlagSet, opts any, prefix string) []string {
 	vars := map[string]bool{}
-	collectEnv(reflect.TypeOf(opts).Elem(), prefix, vars)
+	for _, k := range envconf.Keys(opts, prefix) {
+		vars[k] = true
+	}
 	var bad []string
 	fs.VisitAll(func(f *flag.Flag) {
 		if f.Name == "version" {
@@ -96,20 +75,6 @@ func EnvMismatch(fs *flag.FlagSet, opts any, prefix string) []string {
 		bad = append(bad, k+" has no flag")
 	}
 	return bad
-}
-
-func collectEnv(t reflect.Type, prefix string, into map[string]bool) {
-	for i := 0; i < t.NumField(); i++ {
-		f := t.Field(i)
-		tag, _, _ := strings.Cut(f.Tag.Get("env"), ",")
-		if f.Type.Kind() == reflect.Struct && tag == "" {
-			collectEnv(f.Type, prefix+f.Tag.Get("envPrefix"), into)
-			continue
-		}
-		if tag != "" && tag != "-" {
-			into[prefix+tag] = true
-		}
-	}
 }
 
 func wantType(t reflect.Type, err error) string {
