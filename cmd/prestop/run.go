@@ -84,12 +84,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	out := stdout
 	if o.LogToPID1 {
-		if f, err := os.OpenFile("/proc/1/fd/1", os.O_WRONLY|os.O_APPEND, 0); err == nil {
-			defer f.Close()
-			out = io.MultiWriter(stdout, f)
-		} else {
+		w, closeFn, err := cli.Tee(stdout, cli.PID1Stdout)
+		defer closeFn()
+		if err != nil {
 			fmt.Fprintf(stderr, "prestop: --log-to-pid1: %v (carrying on)\n", err)
 		}
+		out = w
 	}
 	return p.run(ctx, out, stderr)
 }
@@ -126,49 +126,52 @@ func (o *options) plan(rest []string) (*plan, error) {
 	if err != nil {
 		return nil, err
 	}
+	var notify, idle check.Target
 	var schemes []string
-	for _, u := range []string{o.Notify, o.UntilIdle} {
-		if t, err := check.ParseTarget(u); err == nil {
-			schemes = append(schemes, t.Scheme)
+	if o.Notify != "" {
+		if notify, err = httpURL("notify", o.Notify); err != nil {
+			return nil, err
 		}
+		schemes = append(schemes, notify.Scheme)
+	}
+	if o.UntilIdle != "" {
+		if idle, err = httpURL("until-idle", o.UntilIdle); err != nil {
+			return nil, err
+		}
+		schemes = append(schemes, idle.Scheme)
 	}
 	if err := check.Unused(base, schemes...); err != nil {
 		return nil, err
 	}
+	base.Status, _ = check.ParseStatusSet("2xx")
 	if o.Notify != "" {
 		n := base
 		n.Method = http.MethodPost
-		n.Status, _ = check.ParseStatusSet("2xx")
-		if p.notify, err = newHTTPCheck("notify", o.Notify, n); err != nil {
+		if p.notify, err = check.NewFor(notify, n); err != nil {
 			return nil, err
 		}
 	}
 	if o.UntilIdle != "" {
 		n := base
-		n.Status, _ = check.ParseStatusSet("2xx")
 		n.BodyRegexp = regexp.MustCompile(idleRE)
-		if p.idle, err = newHTTPCheck("until-idle", o.UntilIdle, n); err != nil {
+		if p.idle, err = check.NewFor(idle, n); err != nil {
 			return nil, err
 		}
 	}
 	return p, nil
 }
 
-// newHTTPCheck builds an HTTP check for a flag's URL, naming the flag in
-// its errors.
-func newHTTPCheck(flagName, url string, o check.Options) (check.Checker, error) {
+// httpURL parses a flag's URL, naming the flag in its errors: prestop
+// talks HTTP(S) only.
+func httpURL(flagName, url string) (check.Target, error) {
 	t, err := check.ParseTarget(url)
 	if err != nil {
-		var ce *check.ConfigError
-		if errors.As(err, &ce) {
-			return nil, cli.Usagef("--%s: %s", flagName, ce.Error())
-		}
-		return nil, err
+		return t, cli.Usagef("--%s: %v", flagName, err)
 	}
 	if t.Scheme != "http" && t.Scheme != "https" {
-		return nil, cli.Usagef("--%s: %s: want an http:// or https:// URL, e.g. http://127.0.0.1:8080/drainz", flagName, url)
+		return t, cli.Usagef("--%s: %s: want an http:// or https:// URL, e.g. http://127.0.0.1:8080/drainz", flagName, url)
 	}
-	return check.New(url, o)
+	return t, nil
 }
 
 func (p *plan) run(ctx context.Context, out, stderr io.Writer) error {

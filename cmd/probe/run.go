@@ -64,20 +64,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	parsed := make([]check.Target, len(targets))
 	schemes := make([]string, len(targets))
 	for i, t := range targets {
-		pt, err := check.ParseTarget(t)
-		if err != nil {
+		if parsed[i], err = check.ParseTarget(t); err != nil {
 			return err
 		}
-		schemes[i] = pt.Scheme
+		schemes[i] = parsed[i].Scheme
 	}
 	if err := check.Unused(copts, schemes...); err != nil {
 		return err
 	}
-	checkers := make([]check.Checker, len(targets))
-	for i, t := range targets {
-		if checkers[i], err = check.New(t, copts); err != nil {
+	checkers := make([]check.Checker, len(parsed))
+	for i, t := range parsed {
+		if checkers[i], err = check.NewFor(t, copts); err != nil {
 			return err
 		}
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/podlife/podlife/internal/cli"
 	"github.com/podlife/podlife/logging"
 )
 
@@ -36,20 +37,8 @@ func (c command) output(stdout io.Writer, toPID1 bool) (*output, func()) {
 	if !toPID1 {
 		return &output{Writer: stdout}, func() {}
 	}
-	f, err := os.OpenFile(c.pid1, os.O_WRONLY|os.O_APPEND, 0)
-	if err != nil {
-		return &output{Writer: stdout, pid1Err: err}, func() {}
-	}
-	return &output{Writer: io.MultiWriter(stdout, bestEffort{f})}, func() { f.Close() }
-}
-
-// bestEffort drops write errors: a PID 1 whose stdout went away must not
-// stop the log on stdout.
-type bestEffort struct{ w io.Writer }
-
-func (b bestEffort) Write(p []byte) (int, error) {
-	b.w.Write(p) //nolint:errcheck // best effort
-	return len(p), nil
+	w, closeFn, err := cli.Tee(stdout, c.pid1)
+	return &output{Writer: w, pid1Err: err}, closeFn
 }
 
 // summaryEvent adds the summary fields to e.

@@ -17,12 +17,8 @@ import (
 	"github.com/podlife/podlife/internal/load"
 )
 
-// pid1Stdout is where --log-to-pid1 writes: the stdout of the container's
-// main process, which is what kubectl logs shows.
-const pid1Stdout = "/proc/1/fd/1"
-
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	c := command{environ: cli.Environ(os.Environ()), pid1: pid1Stdout}
+	c := command{environ: cli.Environ(os.Environ()), pid1: cli.PID1Stdout}
 	tuneGC(c.environ)
 	return redactError(c.run(ctx, args, stdout, stderr))
 }

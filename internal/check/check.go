@@ -149,6 +149,12 @@ func New(target string, o Options) (Checker, error) {
 	if err != nil {
 		return nil, err
 	}
+	return NewFor(t, o)
+}
+
+// NewFor is New for a target already parsed with ParseTarget, for callers
+// that look at the targets first (their schemes, for Unused).
+func NewFor(t Target, o Options) (Checker, error) {
 	if err := o.validate(t); err != nil {
 		return nil, err
 	}
@@ -167,7 +173,7 @@ func New(target string, o Options) (Checker, error) {
 	case "file":
 		return &fileCheck{t: t, maxAge: o.MaxAge, now: o.Now}, nil
 	}
-	return nil, configErr("", target, "unknown scheme %q", t.Scheme)
+	return nil, configErr("", t.Raw, "unknown scheme %q", t.Scheme)
 }
 
 // ConfigError reports a target or option that cannot work. The CLI maps it

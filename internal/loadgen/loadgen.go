@@ -21,13 +21,14 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/netip"
 	"net/url"
 	"slices"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/podlife/podlife/internal/check"
 )
 
 // Defaults of a Config's zero fields.
@@ -74,10 +75,8 @@ func (c Config) validate() error {
 	if u.Scheme != "http" {
 		return fmt.Errorf("loadgen: URL %q: want an http:// URL", c.URL)
 	}
-	if h := u.Hostname(); h != "localhost" {
-		if ip, err := netip.ParseAddr(h); err != nil || !ip.IsLoopback() {
-			return fmt.Errorf("loadgen: URL %q: want a loopback host (127.0.0.1, ::1, localhost)", c.URL)
-		}
+	if !check.IsLoopback(u.Hostname()) {
+		return fmt.Errorf("loadgen: URL %q: want a loopback host (127.0.0.1, ::1, localhost)", c.URL)
 	}
 	switch {
 	case c.Clients < 0 || c.NewConns < 0:
@@ -180,7 +179,7 @@ func loopbackOnly(_, address string, _ syscall.RawConn) error {
 	if err != nil {
 		return err
 	}
-	if ip, err := netip.ParseAddr(host); err != nil || !ip.IsLoopback() {
+	if net.ParseIP(host) == nil || !check.IsLoopback(host) {
 		return fmt.Errorf("loadgen: %s is not a loopback address", address)
 	}
 	return nil
