@@ -17,13 +17,8 @@ type doFunc func(ctx context.Context, seq uint64) (code int, ok bool, errText st
 // recorded under a lock, in constant memory.
 func drive(ctx context.Context, plan Plan, grpcCodes bool, do doFunc) Summary {
 	conc := plan.workers()
-	pctx, stopPacing := context.WithCancel(ctx)
+	pctx, stopPacing := plan.pacing(ctx)
 	defer stopPacing()
-	if plan.Duration > 0 {
-		var cancel context.CancelFunc
-		pctx, cancel = context.WithTimeout(pctx, plan.Duration)
-		defer cancel()
-	}
 	p := newPacer(pctx, plan)
 	began := time.Now()
 	ticks := make(chan uint64)
@@ -67,4 +62,13 @@ func drive(ctx context.Context, plan Plan, grpcCodes bool, do doFunc) Summary {
 	}
 	wg.Wait()
 	return rec.summary(stopReason(ctx, pctx, warm), time.Since(began))
+}
+
+// pacing returns the context the pacer runs under: ctx, ended after
+// plan.Duration when one is set, and by the returned cancel func.
+func (plan Plan) pacing(ctx context.Context) (context.Context, context.CancelFunc) {
+	if plan.Duration > 0 {
+		return context.WithTimeout(ctx, plan.Duration)
+	}
+	return context.WithCancel(ctx)
 }

@@ -76,13 +76,8 @@ func RunHTTP(ctx context.Context, c HTTPConfig, plan Plan) Summary {
 		vegeta.MaxBody(0), // never keep response bodies
 	)
 
-	pctx, stopPacing := context.WithCancel(ctx)
+	pctx, stopPacing := plan.pacing(ctx)
 	defer stopPacing()
-	if plan.Duration > 0 {
-		var cancel context.CancelFunc
-		pctx, cancel = context.WithTimeout(pctx, plan.Duration)
-		defer cancel()
-	}
 	// Stop unblocks vegeta's loop when every worker is busy; the pacer
 	// sees pctx itself.
 	defer context.AfterFunc(pctx, func() { atk.Stop() })()
