@@ -14,6 +14,7 @@ import (
 
 	"github.com/podlife/podlife/internal/check"
 	"github.com/podlife/podlife/internal/cli"
+	"github.com/podlife/podlife/internal/cli/checkflag"
 )
 
 const synopsis = `
@@ -41,7 +42,7 @@ type options struct {
 	Interval  time.Duration `env:"INTERVAL"`
 	Timeout   time.Duration `env:"TIMEOUT"`
 	LogToPID1 bool          `env:"LOG_TO_PID1"`
-	cli.ConnFlags
+	checkflag.ConnFlags
 }
 
 // Defaults: --max bounds the idle wait well inside the default 30 s grace
@@ -127,7 +128,7 @@ func (o *options) plan(rest []string) (*plan, error) {
 		return nil, err
 	}
 	var notify, idle check.Target
-	var schemes []string
+	var schemes []check.Scheme
 	if o.Notify != "" {
 		if notify, err = httpURL("notify", o.Notify); err != nil {
 			return nil, err
@@ -168,7 +169,7 @@ func httpURL(flagName, url string) (check.Target, error) {
 	if err != nil {
 		return t, cli.Usagef("--%s: %v", flagName, err)
 	}
-	if t.Scheme != "http" && t.Scheme != "https" {
+	if !t.Scheme.HTTP() {
 		return t, cli.Usagef("--%s: %s: want an http:// or https:// URL, e.g. http://127.0.0.1:8080/drainz", flagName, url)
 	}
 	return t, nil
@@ -182,8 +183,7 @@ func (p *plan) run(ctx context.Context, out, stderr io.Writer) error {
 		err := p.notify.Check(rctx)
 		cancel()
 		if err != nil {
-			fmt.Fprintf(stderr, "prestop: --notify %s: %s\n", p.o.Notify, err)
-			failed = err
+			failed = fmt.Errorf("--notify %s: %w", p.o.Notify, err)
 		} else {
 			fmt.Fprintf(out, "prestop: notified %s\n", p.o.Notify)
 		}
@@ -197,8 +197,7 @@ func (p *plan) run(ctx context.Context, out, stderr io.Writer) error {
 	}
 	if p.idle != nil {
 		if err := p.waitIdle(ctx, out, stderr); err != nil {
-			var ee *cli.ExitError
-			if !errors.As(err, &ee) {
+			if ctx.Err() != nil {
 				return err // interrupted
 			}
 			if failed == nil {
@@ -208,7 +207,7 @@ func (p *plan) run(ctx context.Context, out, stderr io.Writer) error {
 	}
 	fmt.Fprintf(out, "prestop: done after %s\n", time.Since(start).Round(time.Millisecond))
 	if failed != nil {
-		return &cli.ExitError{Code: cli.ExitCode(failed)} // its line is written
+		return failed
 	}
 	return nil
 }
@@ -239,8 +238,7 @@ func (p *plan) waitIdle(ctx context.Context, out, stderr io.Writer) error {
 		}
 	}
 	if ctx.Err() == context.DeadlineExceeded {
-		fmt.Fprintf(stderr, "prestop: --until-idle %s: not idle within --max %s: %s\n", p.o.UntilIdle, p.o.Max, last)
-		return &cli.ExitError{Code: cli.ExitCode(last)}
+		return fmt.Errorf("--until-idle %s: not idle within --max %s: %w", p.o.UntilIdle, p.o.Max, last)
 	}
 	return ctx.Err()
 }

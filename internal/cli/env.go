@@ -36,7 +36,7 @@ func ParseEnv(opts any, prefix string, environ map[string]string) error {
 	case err == nil:
 		return nil
 	case errors.As(err, &ee):
-		return Usagef("%s=%q: %s", ee.Key, ee.Value, wantType(ee.Type, ee.Err))
+		return Usagef("%s=%q: %s", ee.Key, ee.Value, wantValue(reflect.Zero(ee.Type).Interface(), ee.Err.Error()))
 	}
 	return Usagef("environment: %v", err)
 }
@@ -75,20 +75,6 @@ func EnvMismatch(fs *flag.FlagSet, opts any, prefix string) []string {
 		bad = append(bad, k+" has no flag")
 	}
 	return bad
-}
-
-func wantType(t reflect.Type, err error) string {
-	switch t.String() {
-	case "time.Duration":
-		return "want a duration such as 800ms, 2s or 1m30s"
-	case "bool":
-		return "want true or false"
-	case "int", "int64", "uint", "uint64":
-		return "want a whole number"
-	case "float64":
-		return "want a number"
-	}
-	return err.Error()
 }
 
 // List is a repeatable string flag (--header A --header B). Values from
