@@ -123,3 +123,22 @@ func TestReport(t *testing.T) {
 		}
 	}
 }
+
+func TestGiven(t *testing.T) {
+	t.Parallel()
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	fs.Duration("max", 20*time.Second, "")
+	fs.Duration("interval", time.Second, "")
+	fs.Duration("sleep", 0, "")
+	fs.Duration("timeout", 0, "")
+	// --max given explicitly with its default value still counts as given.
+	if _, err := Parse(fs, []string{"--max", "20s"}); err != nil {
+		t.Fatal(err)
+	}
+	given := Given(fs, "P_", map[string]string{"P_INTERVAL": "1s", "P_MAX": "5s", "P_TIMEOUT": ""})
+	for name, want := range map[string]string{"max": "--max", "interval": "P_INTERVAL", "sleep": "", "timeout": ""} {
+		if got := given(name); got != want {
+			t.Errorf("given(%q): got %q, want %q", name, got, want)
+		}
+	}
+}

@@ -133,3 +133,24 @@ func PrintUsage(w interface{ Write([]byte) (int, error) }, fs *flag.FlagSet, syn
 		fmt.Fprintf(w, " [$%s%s]\n", prefix, strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_")))
 	})
 }
+
+// Given returns, after fs has parsed the command line, how each option
+// was given, so that a command can tell "set" from "left at its default"
+// without comparing values with defaults: for a flag name it returns
+// "--name" when the command line set it, the variable (prefix + NAME)
+// when only the environment did (a non-empty value), and "" when neither
+// did. Messages name what the user actually wrote.
+func Given(fs *flag.FlagSet, prefix string, environ map[string]string) func(name string) string {
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	return func(name string) string {
+		if set[name] {
+			return "--" + name
+		}
+		key := prefix + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
+		if environ[key] != "" {
+			return key
+		}
+		return ""
+	}
+}
