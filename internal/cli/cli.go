@@ -227,6 +227,13 @@ func flagError(fs *flag.FlagSet, err error) error {
 	if name, ok := strings.CutPrefix(msg, "flag needs an argument: "); ok {
 		return Usagef("%s needs a value", dashed(strings.TrimLeft(name, "-")))
 	}
+	// invalid boolean value "x" for -name: cause (a bool flag given =x)
+	if rest, ok := strings.CutPrefix(msg, "invalid boolean value "); ok {
+		if i := strings.Index(rest, " for -"); i >= 0 {
+			name, _, _ := strings.Cut(rest[i+len(" for -"):], ": ")
+			return Usagef("%s: invalid value %s: want true or false", dashed(name), rest[:i])
+		}
+	}
 	// invalid value "x" for flag -name: cause
 	if rest, ok := strings.CutPrefix(msg, "invalid value "); ok {
 		if i := strings.Index(rest, " for flag -"); i >= 0 {

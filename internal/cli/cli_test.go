@@ -28,6 +28,7 @@ func TestParseInterspersed(t *testing.T) {
 		{args: []string{"a", "--timeout"}, err: "--timeout needs a value"},
 		{args: []string{"--timeout", "fast"}, err: `--timeout: invalid value "fast": want a duration such as 800ms, 2s or 1m30s`},
 		{args: []string{"--n", "x"}, err: `--n: invalid value "x": want a whole number`},
+		{args: []string{"--v=maybe"}, err: `--v: invalid value "maybe": want true or false`},
 	}
 	for _, tt := range tests {
 		fs := flag.NewFlagSet("t", flag.ContinueOnError)
@@ -35,6 +36,7 @@ func TestParseInterspersed(t *testing.T) {
 		var hdr []string
 		fs.DurationVar(&timeout, "timeout", 0, "")
 		fs.Int("n", 0, "")
+		fs.Bool("v", false, "")
 		fs.Var(NewList(&hdr), "header", "")
 		pos, err := Parse(fs, tt.args)
 		if tt.err != "" {
