@@ -111,10 +111,15 @@ func (l *List) Set(v string) error {
 func (l *List) Get() any { return *l.p }
 
 // PrintUsage writes a usage text: the synopsis, then each flag with its
-// help, default and environment variable (prefix + FLAG_NAME).
+// help, default and environment variable (prefix + FLAG_NAME; none when
+// prefix is "": install reads no variable).
 func PrintUsage(w interface{ Write([]byte) (int, error) }, fs *flag.FlagSet, synopsis, prefix string) {
 	fmt.Fprintln(w, strings.TrimSpace(synopsis))
-	fmt.Fprintln(w, "\nFlags (each also an environment variable; a flag wins):")
+	if prefix != "" {
+		fmt.Fprintln(w, "\nFlags (each also an environment variable; a flag wins):")
+	} else {
+		fmt.Fprintln(w, "\nFlags:")
+	}
 	fs.VisitAll(func(f *flag.Flag) {
 		if f.Name == "version" {
 			fmt.Fprintln(w, "  --version\n      print the version and exit")
@@ -130,7 +135,10 @@ func PrintUsage(w interface{ Write([]byte) (int, error) }, fs *flag.FlagSet, syn
 		if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" && f.DefValue != "0s" {
 			fmt.Fprintf(w, " (default %s)", f.DefValue)
 		}
-		fmt.Fprintf(w, " [$%s%s]\n", prefix, strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_")))
+		if prefix != "" {
+			fmt.Fprintf(w, " [$%s%s]", prefix, strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_")))
+		}
+		fmt.Fprintln(w)
 	})
 }
 
