@@ -296,6 +296,8 @@ func TestRedact(t *testing.T) {
 		{"http://h/?API-KEY=k&Signature=s#frag", "http://h/?API-KEY=xxxxx&Signature=xxxxx#frag"},
 		{"http://h/?password=p&pwd=q&authz=r&credential=s&secret=t", "http://h/?password=xxxxx&pwd=xxxxx&authz=xxxxx&credential=xxxxx&secret=xxxxx"},
 		{"http://h/?token", "http://h/?token"},
+		{"http://h/?token=t: refused", "http://h/?token=xxxxx: refused"},
+		{"(see http://h/?key=k), then", "(see http://h/?key=xxxxx), then"},
 		{"http://u:p@h/?token=t then http://h/?x=1", "http://u:xxxxx@h/?token=xxxxx then http://h/?x=1"},
 	}
 	for _, tt := range tests {

@@ -207,8 +207,11 @@ func Redact(s string) string {
 		if end < 0 {
 			end = len(s)
 		}
-		b.WriteString(redactURL(s[:end]))
-		s = s[end:]
+		// Punctuation that ends a URL in a message ("URL: reason") is
+		// not part of its last query value.
+		u := strings.TrimRight(s[:end], ":,;)")
+		b.WriteString(redactURL(u))
+		s = s[len(u):]
 	}
 }
 
