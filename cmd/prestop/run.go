@@ -26,7 +26,8 @@ The preStop hook. In order, each step optional:
   --sleep D         keep the container alive for D while the endpoint leaves
                     kube-proxy, ingress and cloud load balancers
   --until-idle URL  poll GET URL (/drainz) until it reports "inflight":0, for at most --max
-Then it returns, and kubelet sends SIGTERM. Its whole time counts against
+Then it returns, and kubelet sends SIGTERM. Its whole time, at most
+--timeout (of --notify) + --sleep + --max, counts against
 terminationGracePeriodSeconds. A failed --notify is reported, and the sleep still
 happens: the sleep is what keeps requests from being dropped.
 
