@@ -27,6 +27,7 @@ lint: build
 	$(GO) vet ./...
 	cd e2e && $(GO) vet ./...
 	@if $(GO) version -m $(BIN)/probe | grep -qE 'google.golang.org/grpc[[:space:]]'; then echo "bin/probe links grpc-go; it must not"; exit 1; fi
+	@if $(GO) list -deps ./cmd/install | grep -qx 'net/http'; then echo "cmd/install imports net/http; it must not (it stays small)"; exit 1; fi
 	@for b in $(BIN)/*; do if $(GO) version -m $$b | grep -qE 'rogpeppe/go-internal|go.uber.org/goleak'; then echo "$$b links a test-only module"; exit 1; fi; done
 
 ## test: the whole suite with the race detector (fuzz seed corpora included),

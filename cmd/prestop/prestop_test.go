@@ -34,10 +34,11 @@ func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir: "testdata",
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"serve-app": apps.serve,
-			"exits":     testpeer.Exits,
-			"inflight":  apps.inflight,
-			"app-state": apps.state,
+			"serve-app":  apps.serve,
+			"exits":      testpeer.Exits,
+			"inflight":   apps.inflight,
+			"app-state":  apps.state,
+			"serve-busy": serveBusy,
 		},
 	})
 }
@@ -152,4 +153,35 @@ func TestInterrupted(t *testing.T) {
 	if !strings.Contains(out.String(), "prestop: interrupted after") {
 		t.Errorf("got output %q, want it to say it was interrupted", out.String())
 	}
+}
+
+// serveBusy starts a /drainz that answers "inflight":1 once and then
+// holds every later request until the client gives up: an app that was
+// answering when prestop's --max ran out in the middle of a poll.
+// VAR gets host:port.
+func serveBusy(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: serve-busy VAR")
+	}
+	var mu sync.Mutex
+	answered := false
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		first := !answered
+		answered = true
+		mu.Unlock()
+		if !first {
+			select {
+			case <-r.Context().Done():
+			case <-time.After(30 * time.Second):
+			}
+			return
+		}
+		io.WriteString(w, `{"draining":true,"inflight":1}`)
+	})}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ts.Check(err)
+	go srv.Serve(ln)
+	ts.Defer(func() { srv.Close() })
+	ts.Setenv(args[0], ln.Addr().String())
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/podlife/podlife/internal/check"
 	"github.com/podlife/podlife/internal/cli"
+	"github.com/podlife/podlife/internal/cli/checkflag"
 )
 
 const synopsis = `
@@ -25,7 +26,8 @@ The preStop hook. In order, each step optional:
   --sleep D         keep the container alive for D while the endpoint leaves
                     kube-proxy, ingress and cloud load balancers
   --until-idle URL  poll GET URL (/drainz) until it reports "inflight":0, for at most --max
-Then it returns, and kubelet sends SIGTERM. Its whole time counts against
+Then it returns, and kubelet sends SIGTERM. Its whole time, at most
+--timeout (of --notify) + --sleep + --max, counts against
 terminationGracePeriodSeconds. A failed --notify is reported, and the sleep still
 happens: the sleep is what keeps requests from being dropped.
 
@@ -41,7 +43,7 @@ type options struct {
 	Interval  time.Duration `env:"INTERVAL"`
 	Timeout   time.Duration `env:"TIMEOUT"`
 	LogToPID1 bool          `env:"LOG_TO_PID1"`
-	cli.ConnFlags
+	checkflag.ConnFlags
 }
 
 // Defaults: --max bounds the idle wait well inside the default 30 s grace
@@ -68,9 +70,13 @@ func (o *options) flagSet() *flag.FlagSet {
 	return fs
 }
 
+// run runs the preStop sequence and returns nil when it is done, else one
+// error joined from the failed steps; cli.Report prints it and maps it to
+// the exit code.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	o := options{Max: defaultMax, Interval: defaultInterval, Timeout: defaultTimeout}
-	if err := cli.ParseEnv(&o, "PRESTOP_", cli.Environ(os.Environ())); err != nil {
+	environ := cli.Environ(os.Environ())
+	if err := cli.ParseEnv(&o, "PRESTOP_", environ); err != nil {
 		return err
 	}
 	fs := o.flagSet()
@@ -78,7 +84,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	p, err := o.plan(rest)
+	p, err := o.validate(rest, cli.Given(fs, "PRESTOP_", environ))
 	if err != nil {
 		return err
 	}
@@ -91,54 +97,62 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		out = w
 	}
-	return p.run(ctx, out, stderr)
+	return p.run(ctx, out)
 }
 
 // plan is a validated prestop sequence.
 type plan struct {
-	o      options
-	notify check.Checker
-	idle   check.Checker
+	o            options
+	notifyTarget check.Target
+	idleTarget   check.Target
+	notify       check.Checker // nil: no --notify
+	idle         check.Checker // nil: no --until-idle
 }
 
-func (o *options) plan(rest []string) (*plan, error) {
+// validate is prestop's one check of its options: given says how each
+// option was given ("" = left at its default), so that --max and
+// --interval without --until-idle are refused even when set to their
+// default values, and messages name the flag or variable the user wrote.
+func (o *options) validate(rest []string, given func(name string) string) (*plan, error) {
 	if len(rest) > 0 {
 		return nil, cli.Usagef("unexpected argument %q; prestop takes flags only, e.g. --sleep 10s", rest[0])
 	}
 	switch {
 	case o.Sleep < 0:
-		return nil, cli.Usagef("--sleep must not be negative")
+		return nil, cli.Usagef("%s must not be negative", name(given, "sleep"))
 	case o.Max <= 0:
-		return nil, cli.Usagef("--max must be positive, e.g. 20s")
+		return nil, cli.Usagef("%s must be positive, e.g. 20s", name(given, "max"))
 	case o.Interval <= 0:
-		return nil, cli.Usagef("--interval must be positive, e.g. 250ms")
+		return nil, cli.Usagef("%s must be positive, e.g. 250ms", name(given, "interval"))
 	case o.Timeout <= 0:
-		return nil, cli.Usagef("--timeout must be positive, e.g. 2s")
+		return nil, cli.Usagef("%s must be positive, e.g. 2s", name(given, "timeout"))
 	case o.Sleep == 0 && o.Notify == "" && o.UntilIdle == "":
 		return nil, cli.Usagef("nothing to do; want --sleep D, --notify URL or --until-idle URL")
-	case o.UntilIdle == "" && o.Max != defaultMax:
-		return nil, cli.Usagef("--max requires --until-idle URL")
-	case o.UntilIdle == "" && o.Interval != defaultInterval:
-		return nil, cli.Usagef("--interval requires --until-idle URL")
+	}
+	if o.UntilIdle == "" {
+		for _, f := range []string{"max", "interval"} {
+			if g := given(f); g != "" {
+				return nil, cli.Usagef("%s requires --until-idle URL", g)
+			}
+		}
 	}
 	p := &plan{o: *o}
 	base, err := o.ConnFlags.Options()
 	if err != nil {
 		return nil, err
 	}
-	var notify, idle check.Target
-	var schemes []string
+	var schemes []check.Scheme
 	if o.Notify != "" {
-		if notify, err = httpURL("notify", o.Notify); err != nil {
+		if p.notifyTarget, err = httpURL(name(given, "notify"), o.Notify); err != nil {
 			return nil, err
 		}
-		schemes = append(schemes, notify.Scheme)
+		schemes = append(schemes, p.notifyTarget.Scheme)
 	}
 	if o.UntilIdle != "" {
-		if idle, err = httpURL("until-idle", o.UntilIdle); err != nil {
+		if p.idleTarget, err = httpURL(name(given, "until-idle"), o.UntilIdle); err != nil {
 			return nil, err
 		}
-		schemes = append(schemes, idle.Scheme)
+		schemes = append(schemes, p.idleTarget.Scheme)
 	}
 	if err := check.Unused(base, schemes...); err != nil {
 		return nil, err
@@ -147,45 +161,52 @@ func (o *options) plan(rest []string) (*plan, error) {
 	if o.Notify != "" {
 		n := base
 		n.Method = http.MethodPost
-		if p.notify, err = check.NewFor(notify, n); err != nil {
+		if p.notify, err = check.NewFor(p.notifyTarget, n); err != nil {
 			return nil, err
 		}
 	}
 	if o.UntilIdle != "" {
 		n := base
 		n.BodyRegexp = regexp.MustCompile(idleRE)
-		if p.idle, err = check.NewFor(idle, n); err != nil {
+		if p.idle, err = check.NewFor(p.idleTarget, n); err != nil {
 			return nil, err
 		}
 	}
 	return p, nil
 }
 
-// httpURL parses a flag's URL, naming the flag in its errors: prestop
-// talks HTTP(S) only.
-func httpURL(flagName, url string) (check.Target, error) {
-	t, err := check.ParseTarget(url)
-	if err != nil {
-		return t, cli.Usagef("--%s: %v", flagName, err)
+// name is how the option was given, or its flag when it was not.
+func name(given func(string) string, flag string) string {
+	if g := given(flag); g != "" {
+		return g
 	}
-	if t.Scheme != "http" && t.Scheme != "https" {
-		return t, cli.Usagef("--%s: %s: want an http:// or https:// URL, e.g. http://127.0.0.1:8080/drainz", flagName, url)
+	return "--" + flag
+}
+
+// httpURL parses the URL of an option (named as given), naming it in its
+// errors: prestop talks HTTP(S) only.
+func httpURL(option, raw string) (check.Target, error) {
+	t, err := check.ParseTarget(raw)
+	if err != nil {
+		return t, cli.Usagef("%s: %v", option, err)
+	}
+	if !t.Scheme.HTTP() {
+		return t, cli.Usagef("%s: %s: want an http:// or https:// URL, e.g. http://127.0.0.1:8080/drainz", option, t)
 	}
 	return t, nil
 }
 
-func (p *plan) run(ctx context.Context, out, stderr io.Writer) error {
+func (p *plan) run(ctx context.Context, out io.Writer) error {
 	start := time.Now()
-	var failed error
+	var failed []error
 	if p.notify != nil {
 		rctx, cancel := context.WithTimeout(ctx, p.o.Timeout)
 		err := p.notify.Check(rctx)
 		cancel()
 		if err != nil {
-			fmt.Fprintf(stderr, "prestop: --notify %s: %s\n", p.o.Notify, err)
-			failed = err
+			failed = append(failed, fmt.Errorf("--notify %s: %w", p.notifyTarget, err))
 		} else {
-			fmt.Fprintf(out, "prestop: notified %s\n", p.o.Notify)
+			fmt.Fprintf(out, "prestop: notified %s\n", p.notifyTarget)
 		}
 	}
 	if p.o.Sleep > 0 {
@@ -196,27 +217,24 @@ func (p *plan) run(ctx context.Context, out, stderr io.Writer) error {
 		}
 	}
 	if p.idle != nil {
-		if err := p.waitIdle(ctx, out, stderr); err != nil {
-			var ee *cli.ExitError
-			if !errors.As(err, &ee) {
+		if err := p.waitIdle(ctx, out); err != nil {
+			if ctx.Err() != nil {
 				return err // interrupted
 			}
-			if failed == nil {
-				failed = err
-			}
+			failed = append(failed, err)
 		}
 	}
 	fmt.Fprintf(out, "prestop: done after %s\n", time.Since(start).Round(time.Millisecond))
-	if failed != nil {
-		return &cli.ExitError{Code: cli.ExitCode(failed)} // its line is written
-	}
-	return nil
+	return errors.Join(failed...)
 }
 
 // waitIdle polls the idle check until it passes or --max runs out. A
 // refused connection means nothing listens any more, so nothing is in
-// flight: that counts as idle.
-func (p *plan) waitIdle(ctx context.Context, out, stderr io.Writer) error {
+// flight: that counts as idle. Not idle by --max is the last answer's
+// failure: 1 when the app answered "busy", 3 when it did not answer. A
+// poll cut short by --max itself says nothing about the app: the answer
+// before it decides.
+func (p *plan) waitIdle(ctx context.Context, out io.Writer) error {
 	begin := time.Now()
 	ctx, cancel := context.WithTimeout(ctx, p.o.Max)
 	defer cancel()
@@ -230,17 +248,18 @@ func (p *plan) waitIdle(ctx context.Context, out, stderr io.Writer) error {
 			return nil
 		}
 		if isRefused(err) {
-			fmt.Fprintf(out, "prestop: %s refuses connections: nothing in flight\n", p.o.UntilIdle)
+			fmt.Fprintf(out, "prestop: %s refuses connections: nothing in flight\n", p.idleTarget)
 			return nil
 		}
-		last = err
+		if ctx.Err() == nil || last == nil {
+			last = err
+		}
 		if !sleep(ctx, p.o.Interval) {
 			break
 		}
 	}
 	if ctx.Err() == context.DeadlineExceeded {
-		fmt.Fprintf(stderr, "prestop: --until-idle %s: not idle within --max %s: %s\n", p.o.UntilIdle, p.o.Max, last)
-		return &cli.ExitError{Code: cli.ExitCode(last)}
+		return fmt.Errorf("--until-idle %s: not idle within --max %s: %w", p.idleTarget, p.o.Max, last)
 	}
 	return ctx.Err()
 }

@@ -13,6 +13,9 @@ import (
 	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/podlife/podlife/internal/check"
 	"github.com/podlife/podlife/internal/cli"
@@ -65,6 +68,8 @@ func (s scriptT) Setenv(k, v string) { s.ts.Setenv(k, v) }
 //	serve blackhole VAR accepts and never answers
 //	serve closed VAR    a port nothing listens on
 //	serve unix VAR      HTTP over a unix socket: VAR is the socket path
+//	serve grpcs VAR     grpc-go health over TLS; writes $WORK/ca.pem
+//	serve grpc-unix VAR grpc-go health on a unix socket: VAR is its path
 func cmdServe(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) != 2 {
 		ts.Fatalf("usage: serve KIND VAR")
@@ -108,6 +113,23 @@ func cmdServe(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Defer(func() { srv.Close() })
 	case "grpc":
 		addr = testpeer.StartGRPC(t, nil).Addr
+	case "grpcs":
+		pki := testpeer.NewPKI(t)
+		ca, err := os.ReadFile(pki.CAFile)
+		ts.Check(err)
+		ts.Check(os.WriteFile(ts.MkAbs("ca.pem"), ca, 0o600))
+		addr = testpeer.StartGRPC(t, pki.ServerTLS(false)).Addr
+	case "grpc-unix":
+		addr = filepath.Join(testpeer.TempDir(t), "grpc.sock")
+		ln, err := net.Listen("unix", addr)
+		ts.Check(err)
+		srv := grpc.NewServer()
+		hs := health.NewServer()
+		hs.SetServingStatus("orders", healthpb.HealthCheckResponse_SERVING)
+		hs.SetServingStatus("payments", healthpb.HealthCheckResponse_NOT_SERVING)
+		healthpb.RegisterHealthServer(srv, hs)
+		go srv.Serve(ln)
+		ts.Defer(srv.Stop)
 	case "blackhole":
 		addr = testpeer.Blackhole(t)
 	case "closed":

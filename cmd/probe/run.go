@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -10,6 +11,8 @@ import (
 
 	"github.com/podlife/podlife/internal/check"
 	"github.com/podlife/podlife/internal/cli"
+	"github.com/podlife/podlife/internal/cli/checkflag"
+	"github.com/podlife/podlife/internal/oneline"
 )
 
 const synopsis = `
@@ -28,12 +31,16 @@ Exit codes: 0 healthy, 1 unhealthy, 2 usage error, 3 unreachable.`
 type options struct {
 	Timeout time.Duration `env:"TIMEOUT"`
 	Verbose bool          `env:"VERBOSE"`
-	cli.CheckFlags
+	checkflag.CheckFlags
 }
 
 // defaultTimeout stays below Kubernetes' default timeoutSeconds (1 s),
 // leaving room for the exec itself.
 const defaultTimeout = 800 * time.Millisecond
+
+// maxTargetLen bounds a target in a failure line: kubelet keeps 10 KiB of
+// a probe's output, and one long URL must not push the others out.
+const maxTargetLen = 200
 
 // flagSet defines probe's flags on o, with o's values as defaults.
 func (o *options) flagSet() *flag.FlagSet {
@@ -44,68 +51,69 @@ func (o *options) flagSet() *flag.FlagSet {
 	return fs
 }
 
+// run checks every target and returns nil when all pass, else one error
+// joined from one per failed target ("target: reason"); cli.Report
+// prints it and maps it to the exit code.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	o := options{Timeout: defaultTimeout}
 	if err := cli.ParseEnv(&o, "PROBE_", cli.Environ(os.Environ())); err != nil {
 		return err
 	}
-	fs := o.flagSet()
-	targets, err := cli.ParseCommand(fs, args, stdout, cli.Usage{Name: "probe", Synopsis: synopsis, EnvPrefix: "PROBE_", Version: version})
+	args, err := cli.ParseCommand(o.flagSet(), args, stdout, cli.Usage{Name: "probe", Synopsis: synopsis, EnvPrefix: "PROBE_", Version: version})
 	if err != nil {
 		return err
 	}
-	if len(targets) == 0 {
-		return cli.Usagef("no target; want e.g. probe http://127.0.0.1:8080/healthz")
-	}
-	if o.Timeout <= 0 {
-		return cli.Usagef("--timeout must be positive, e.g. 800ms")
-	}
-	copts, err := o.CheckFlags.Options()
+	targets, checkers, err := o.validate(args)
 	if err != nil {
 		return err
-	}
-	parsed := make([]check.Target, len(targets))
-	schemes := make([]string, len(targets))
-	for i, t := range targets {
-		if parsed[i], err = check.ParseTarget(t); err != nil {
-			return err
-		}
-		schemes[i] = parsed[i].Scheme
-	}
-	if err := check.Unused(copts, schemes...); err != nil {
-		return err
-	}
-	checkers := make([]check.Checker, len(parsed))
-	for i, t := range parsed {
-		if checkers[i], err = check.NewFor(t, copts); err != nil {
-			return err
-		}
 	}
 
 	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
-	errs := runChecks(ctx, checkers)
-
-	code := cli.ExitOK
-	for i, err := range errs {
+	var failed []error
+	for i, err := range runChecks(ctx, checkers) {
 		switch {
-		case err == nil:
-			if o.Verbose {
-				fmt.Fprintf(stdout, "probe: %s: ok\n", checkers[i].Target())
-			}
-		default:
-			fmt.Fprintf(stderr, "probe: %s\n", cli.OneLine(clip(checkers[i].Target())+": "+err.Error()))
-			// Unreachable (3) outranks unhealthy (1): it says more
-			// about what to look at first.
-			if c := cli.ExitCode(err); c > code {
-				code = c
-			}
+		case err != nil:
+			failed = append(failed, fmt.Errorf("%s: %w", oneline.Clip(targets[i].String(), maxTargetLen), err))
+		case o.Verbose:
+			fmt.Fprintf(stdout, "probe: %s: ok\n", targets[i])
 		}
 	}
-	if code != cli.ExitOK {
-		return &cli.ExitError{Code: code}
+	return errors.Join(failed...)
+}
+
+// validate is probe's one check of its options and arguments: it parses
+// every target once and builds its check, before any network traffic.
+// Its errors are usage or configuration errors (exit 2).
+func (o *options) validate(args []string) ([]check.Target, []check.Checker, error) {
+	if len(args) == 0 {
+		return nil, nil, cli.Usagef("no target; want e.g. probe http://127.0.0.1:8080/healthz")
 	}
-	return nil
+	if o.Timeout <= 0 {
+		return nil, nil, cli.Usagef("--timeout must be positive, e.g. 800ms")
+	}
+	copts, err := o.CheckFlags.Options()
+	if err != nil {
+		return nil, nil, err
+	}
+	targets := make([]check.Target, len(args))
+	schemes := make([]check.Scheme, len(args))
+	for i, a := range args {
+		if targets[i], err = check.ParseTarget(a); err != nil {
+			return nil, nil, err
+		}
+		schemes[i] = targets[i].Scheme
+	}
+	if err := check.Unused(copts, schemes...); err != nil {
+		return nil, nil, err
+	}
+	checkers := make([]check.Checker, len(targets))
+	for i, t := range targets {
+		if checkers[i], err = check.NewFor(t, copts); err != nil {
+			return nil, nil, err
+		}
+	}
+	return targets, checkers, nil
 }
 
 // straggle is how long after the deadline runChecks still waits for a
@@ -144,14 +152,4 @@ func runChecks(ctx context.Context, checkers []check.Checker) []error {
 		}
 	}
 	return errs
-}
-
-// clip shortens a target for the failure line: kubelet keeps 10 KiB of a
-// probe's output, and one long URL must not push the others out.
-func clip(s string) string {
-	const max = 200
-	if len(s) > max {
-		return s[:max] + "…"
-	}
-	return s
 }

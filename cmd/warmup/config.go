@@ -193,7 +193,7 @@ func (c *config) buildLoad(targets []string) error {
 			}
 			grpcTargets = append(grpcTargets, load.GRPCTarget{Raw: raw, Addr: t.Host, Method: t.Service})
 		default:
-			return &check.ConfigError{Target: raw, Msg: "warmup loads http(s):// and grpc(s):// targets; " + t.Scheme + ":// targets go with --wait"}
+			return &check.ConfigError{Target: raw, Msg: "warmup loads http(s):// and grpc(s):// targets; " + string(t.Scheme) + ":// targets go with --wait"}
 		}
 		c.loads = append(c.loads, raw)
 	}
@@ -332,10 +332,10 @@ func readTargets(path, format string, body []byte, header http.Header) ([]vegeta
 
 // checkFlagUse rejects check flags that no wait or load target uses.
 func (c *config) checkFlagUse() error {
-	var schemes []string
+	var schemes []check.Scheme
 	for _, s := range []string{"http", "https", "grpc", "grpcs", "tcp", "unix", "file"} {
 		if c.usesScheme(s) {
-			schemes = append(schemes, s)
+			schemes = append(schemes, check.Scheme(s))
 		}
 	}
 	return check.Unused(c.checks, schemes...)

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/podlife/podlife/internal/cli"
+	"github.com/podlife/podlife/internal/cli/checkflag"
 )
 
 const synopsis = `
@@ -76,7 +77,7 @@ type options struct {
 	// CheckFlags holds the shared check flags; warmup registers a subset
 	// (see checkFlagNames): the TLS ones apply to the wait checks and to
 	// the load, --method/--header/--body to the load only.
-	cli.CheckFlags
+	checkflag.CheckFlags
 }
 
 // Defaults.
@@ -128,7 +129,7 @@ func (o *options) register(fs *flag.FlagSet) {
 	fs.DurationVar(&o.WarmWindow, "warm-window", o.WarmWindow, "window over which the p99 is judged for --warm-p99 and --warm-plateau")
 
 	// The shared check flags: their help texts and bindings come from
-	// cli.CheckFlags.Register, on a scratch set.
+	// checkflag.CheckFlags.Register, on a scratch set.
 	// Not offered: --status, --body-contains, --body-regexp (the wait
 	// checks take --wait-status; the load counts 2xx-3xx as success).
 	scratch := flag.NewFlagSet("", flag.ContinueOnError)

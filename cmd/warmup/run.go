@@ -251,8 +251,7 @@ func (w *warmup) finish(ctx, rctx context.Context, res outcome) error {
 		}
 	}
 	if failed {
-		fmt.Fprintf(w.stderr, "warmup: %s (--strict)\n", problem)
-		return &cli.ExitError{Code: cli.ExitUnhealthy}
+		return cli.WithCode(cli.ExitUnhealthy, errors.New(problem+" (--strict)"))
 	}
 	return nil
 }

@@ -60,6 +60,15 @@ type Error struct {
 // Error returns the reason.
 func (e *Error) Error() string { return e.Reason }
 
+// ExitCode returns the podlife binaries' exit code for e: 1 for
+// Unhealthy, 3 for Unreachable (internal/cli names them).
+func (e *Error) ExitCode() int {
+	if e.Kind == Unhealthy {
+		return 1
+	}
+	return 3
+}
+
 // Unwrap returns the underlying error.
 func (e *Error) Unwrap() error { return e.Err }
 
@@ -173,7 +182,7 @@ func NewFor(t Target, o Options) (Checker, error) {
 	case "file":
 		return &fileCheck{t: t, maxAge: o.MaxAge, now: o.Now}, nil
 	}
-	return nil, configErr("", t.Raw, "unknown scheme %q", t.Scheme)
+	return nil, configErr("", t.String(), "unknown scheme %q", t.Scheme)
 }
 
 // ConfigError reports a target or option that cannot work. The CLI maps it
@@ -201,6 +210,10 @@ func (e *ConfigError) Error() string {
 	return e.Msg
 }
 
+// ExitCode returns 2, the podlife binaries' exit code for a usage or
+// configuration error (internal/cli names it).
+func (e *ConfigError) ExitCode() int { return 2 }
+
 func configErr(flag, target, format string, args ...any) error {
 	return &ConfigError{Flag: flag, Target: target, Msg: fmt.Sprintf(format, args...)}
 }
@@ -219,7 +232,10 @@ func (o *Options) validate(t Target) error {
 	if o.MaxAge < 0 {
 		return configErr("max-age", "", "must not be negative")
 	}
-	if t.Scheme == "unix" && o.HTTPPath != "" {
+	if t.Scheme.GRPC() && t.Port == "" && o.UnixSocket == "" {
+		return configErr("", t.String(), "missing port; want %s://%s:PORT (only --unix-socket makes the port unneeded)", t.Scheme, t.Host)
+	}
+	if t.Scheme == SchemeUnix && o.HTTPPath != "" {
 		if _, err := url.Parse("http://localhost/" + strings.TrimPrefix(o.HTTPPath, "/")); err != nil {
 			return configErr("http-path", "", "bad path %q; want e.g. /healthz", o.HTTPPath)
 		}
@@ -233,8 +249,8 @@ func (o *Options) validate(t Target) error {
 // it with the schemes of all their targets, so that --insecure with only
 // http:// targets is an error while probe --ca-file ca.pem https://… tcp://…
 // is not.
-func Unused(o Options, schemes ...string) error {
-	has := func(want ...string) bool {
+func Unused(o Options, schemes ...Scheme) error {
+	has := func(want ...Scheme) bool {
 		for _, s := range schemes {
 			for _, w := range want {
 				if s == w {

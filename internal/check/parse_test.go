@@ -13,7 +13,7 @@ func TestParseTarget(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		in      string
-		scheme  string
+		scheme  Scheme
 		host    string
 		path    string
 		service string
@@ -27,6 +27,11 @@ func TestParseTarget(t *testing.T) {
 		{in: "grpc://127.0.0.1:9090", scheme: "grpc", host: "127.0.0.1:9090"},
 		{in: "grpc://127.0.0.1:9090/orders", scheme: "grpc", host: "127.0.0.1:9090", service: "orders"},
 		{in: "grpcs://h:1/pkg.Svc/Method", scheme: "grpcs", host: "h:1", service: "pkg.Svc/Method"},
+		{in: "GRPCS://h:1", scheme: "grpcs", host: "h:1"},
+		{in: "Tcp://h:1", scheme: "tcp", host: "h:1"},
+		// No port: only --unix-socket makes that work (Options.validate).
+		{in: "grpc://localhost/orders", scheme: "grpc", host: "localhost", service: "orders"},
+		{in: "grpc://[::1]/x", scheme: "grpc", host: "[::1]", service: "x"},
 		{in: "unix:///run/app.sock", scheme: "unix", path: "/run/app.sock"},
 		{in: "file:///tmp/heartbeat", scheme: "file", path: "/tmp/heartbeat"},
 		{in: "", err: "empty target"},
@@ -41,6 +46,7 @@ func TestParseTarget(t *testing.T) {
 		{in: "unix://run/app.sock", err: "three slashes"},
 		{in: "file://", err: "absolute path"},
 		{in: "http://user:pw@h/", err: "credentials"},
+		{in: "grpc://:1", err: "missing host"},
 		{in: "http://h /", err: "white space"},
 	}
 	for _, tt := range tests {
@@ -145,27 +151,27 @@ func TestUnused(t *testing.T) {
 	re := regexp.MustCompile("ok")
 	tests := []struct {
 		o       Options
-		schemes []string
+		schemes []Scheme
 		flag    string // "" = no error
 	}{
-		{Options{TLS: TLSOptions{InsecureSkipVerify: true}}, []string{"http"}, "insecure"},
-		{Options{TLS: TLSOptions{InsecureSkipVerify: true}}, []string{"http", "grpcs"}, ""},
-		{Options{TLS: TLSOptions{CAFile: "ca.pem"}}, []string{"tcp", "grpc"}, "ca-file"},
-		{Options{TLS: TLSOptions{CAFile: "ca.pem"}}, []string{"tcp", "https"}, ""},
-		{Options{TLS: TLSOptions{ServerName: "x"}}, []string{"http"}, "server-name"},
-		{Options{UnixSocket: "/s"}, []string{"tcp"}, "unix-socket"},
-		{Options{HTTPPath: "/x"}, []string{"http"}, "http-path"},
-		{Options{HTTPPath: "/x", Status: mustStatus(t, "200")}, []string{"unix"}, ""},
-		{Options{MaxAge: time.Second}, []string{"http"}, "max-age"},
-		{Options{MaxAge: time.Second}, []string{"http", "file"}, ""},
-		{Options{Status: mustStatus(t, "200")}, []string{"tcp", "grpc"}, "status"},
-		{Options{BodyRegexp: re}, []string{"unix"}, "body-regexp"},
-		{Options{BodyContains: "ok"}, []string{"file"}, "body-contains"},
-		{Options{Method: "POST"}, []string{"grpc"}, "method"},
-		{Options{Body: []byte("x")}, []string{"tcp"}, "body"},
-		{Options{Authority: "a"}, []string{"grpc"}, ""},
-		{Options{Authority: "a"}, []string{"tcp"}, "authority"},
-		{Options{Header: http.Header{"X": {"1"}}}, []string{"file"}, "header"},
+		{Options{TLS: TLSOptions{InsecureSkipVerify: true}}, []Scheme{"http"}, "insecure"},
+		{Options{TLS: TLSOptions{InsecureSkipVerify: true}}, []Scheme{"http", "grpcs"}, ""},
+		{Options{TLS: TLSOptions{CAFile: "ca.pem"}}, []Scheme{"tcp", "grpc"}, "ca-file"},
+		{Options{TLS: TLSOptions{CAFile: "ca.pem"}}, []Scheme{"tcp", "https"}, ""},
+		{Options{TLS: TLSOptions{ServerName: "x"}}, []Scheme{"http"}, "server-name"},
+		{Options{UnixSocket: "/s"}, []Scheme{"tcp"}, "unix-socket"},
+		{Options{HTTPPath: "/x"}, []Scheme{"http"}, "http-path"},
+		{Options{HTTPPath: "/x", Status: mustStatus(t, "200")}, []Scheme{"unix"}, ""},
+		{Options{MaxAge: time.Second}, []Scheme{"http"}, "max-age"},
+		{Options{MaxAge: time.Second}, []Scheme{"http", "file"}, ""},
+		{Options{Status: mustStatus(t, "200")}, []Scheme{"tcp", "grpc"}, "status"},
+		{Options{BodyRegexp: re}, []Scheme{"unix"}, "body-regexp"},
+		{Options{BodyContains: "ok"}, []Scheme{"file"}, "body-contains"},
+		{Options{Method: "POST"}, []Scheme{"grpc"}, "method"},
+		{Options{Body: []byte("x")}, []Scheme{"tcp"}, "body"},
+		{Options{Authority: "a"}, []Scheme{"grpc"}, ""},
+		{Options{Authority: "a"}, []Scheme{"tcp"}, "authority"},
+		{Options{Header: http.Header{"X": {"1"}}}, []Scheme{"file"}, "header"},
 		{Options{}, nil, ""},
 	}
 	for _, tt := range tests {
@@ -231,4 +237,107 @@ func FuzzParseStatusSet(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestMissingPortNeedsUnixSocket: a grpc target with no port works over
+// --unix-socket only (the README's example), and says so otherwise.
+func TestMissingPortNeedsUnixSocket(t *testing.T) {
+	t.Parallel()
+	if _, err := New("grpc://localhost/orders", Options{UnixSocket: "/run/app/grpc.sock"}); err != nil {
+		t.Errorf("grpc://localhost/orders over --unix-socket: got %v, want no error", err)
+	}
+	_, err := New("grpc://localhost/orders", Options{})
+	var ce *ConfigError
+	if !errors.As(err, &ce) || !strings.Contains(err.Error(), "missing port") || !strings.Contains(err.Error(), "--unix-socket") {
+		t.Errorf("grpc://localhost/orders over TCP: got %v, want a *ConfigError about the missing port and --unix-socket", err)
+	}
+	if _, err := New("tcp://localhost", Options{UnixSocket: "/s"}); err == nil {
+		t.Error("tcp://localhost: got no error, want missing port")
+	}
+}
+
+func TestSchemeKinds(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		s               Scheme
+		tls, http, grpc bool
+	}{
+		{SchemeHTTP, false, true, false},
+		{SchemeHTTPS, true, true, false},
+		{SchemeGRPC, false, false, true},
+		{SchemeGRPCS, true, false, true},
+		{SchemeTCP, false, false, false},
+		{SchemeUnix, false, false, false},
+		{SchemeFile, false, false, false},
+	} {
+		if tt.s.TLS() != tt.tls || tt.s.HTTP() != tt.http || tt.s.GRPC() != tt.grpc {
+			t.Errorf("%s: got TLS %v HTTP %v GRPC %v, want %v %v %v", tt.s, tt.s.TLS(), tt.s.HTTP(), tt.s.GRPC(), tt.tls, tt.http, tt.grpc)
+		}
+	}
+	// Upper case parses to the same kind: GRPCS:// is TLS.
+	tg, err := ParseTarget("GRPCS://127.0.0.1:9443")
+	if err != nil || !tg.Scheme.TLS() {
+		t.Errorf("GRPCS://127.0.0.1:9443: got %v, %v, want a TLS scheme", tg.Scheme, err)
+	}
+}
+
+func TestRedact(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ in, want string }{
+		{"http://127.0.0.1:8080/", "http://127.0.0.1:8080/"},
+		{"http://user:secret@127.0.0.1/x", "http://user:xxxxx@127.0.0.1/x"},
+		{"https://TOKEN@host", "https://xxxxx@host"},
+		{"http://user:secret@[::1/: malformed URL", "http://user:xxxxx@[::1/: malformed URL"},
+		{`a "http://u:p@h/" and grpc://v:q@h:1/a.B/C`, `a "http://u:xxxxx@h/" and grpc://v:xxxxx@h:1/a.B/C`},
+		{"http://h/path@x", "http://h/path@x"},
+		{"http://h?q=a@b", "http://h?q=a@b"},
+		{"no url here: a@b", "no url here: a@b"},
+		{"http://h/x?access_token=abc&n=1", "http://h/x?access_token=xxxxx&n=1"},
+		{"http://h/?API-KEY=k&Signature=s#frag", "http://h/?API-KEY=xxxxx&Signature=xxxxx#frag"},
+		{"http://h/?password=p&pwd=q&authz=r&credential=s&secret=t", "http://h/?password=xxxxx&pwd=xxxxx&authz=xxxxx&credential=xxxxx&secret=xxxxx"},
+		{"http://h/?token", "http://h/?token"},
+		{"http://h/?token=t: refused", "http://h/?token=xxxxx: refused"},
+		{"(see http://h/?key=k), then", "(see http://h/?key=xxxxx), then"},
+		{"http://u:p@h/?token=t then http://h/?x=1", "http://u:xxxxx@h/?token=xxxxx then http://h/?x=1"},
+	}
+	for _, tt := range tests {
+		if got := Redact(tt.in); got != tt.want {
+			t.Errorf("Redact(%q): got %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+// TestTargetHidesSecrets: neither String() nor any parse error shows a
+// password or a secret query value.
+func TestTargetHidesSecrets(t *testing.T) {
+	t.Parallel()
+	for _, raw := range []string{
+		"http://admin:s3cret@127.0.0.1:1/healthz",
+		"HTTP://admin:s3cret@127.0.0.1:1/healthz",
+		"grpc://admin:s3cret@127.0.0.1:1/orders",
+		"http://admin:s3cret@h:80x/",
+		"ftp://admin:s3cret@h/",
+		"tcp://admin:s3cret@h",
+		"http://admin:s3cret@[::1/",
+		"https://s3cret@127.0.0.1/",
+	} {
+		_, err := ParseTarget(raw)
+		if err == nil {
+			t.Errorf("ParseTarget(%q): got no error, want credentials refused", raw)
+			continue
+		}
+		if strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("ParseTarget(%q): error %q shows the secret", raw, err)
+		}
+	}
+	tg, err := ParseTarget("http://127.0.0.1:1/healthz?token=s3cret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := tg.String(), "http://127.0.0.1:1/healthz?token=xxxxx"; got != want {
+		t.Errorf("String(): got %q, want %q", got, want)
+	}
+	if tg.Raw != "http://127.0.0.1:1/healthz?token=s3cret" {
+		t.Errorf("Raw: got %q, want the target as given (it is what is sent)", tg.Raw)
+	}
 }

@@ -1,7 +1,9 @@
 // Package cli is the command-line plumbing the podlife binaries share:
-// exit codes, the error-to-exit-code mapping, flags that also read
-// environment variables (flags win), interspersed flag parsing and the
-// version string.
+// exit codes, the one error path (Report: print, then map to an exit
+// code), flags that also read environment variables (flags win),
+// interspersed flag parsing and the version string. It does not import
+// internal/check (and so not net/http), so that install stays small; the
+// check flags are in the checkflag subpackage.
 package cli
 
 import (
@@ -17,7 +19,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/podlife/podlife/internal/check"
+	"github.com/podlife/podlife/internal/oneline"
 )
 
 // Exit codes shared by the podlife binaries.
@@ -41,79 +43,96 @@ type UsageError struct{ Msg string }
 // Error returns the message.
 func (e *UsageError) Error() string { return e.Msg }
 
+// ExitCode returns ExitUsage.
+func (e *UsageError) ExitCode() int { return ExitUsage }
+
 // Usagef returns a *UsageError with a formatted message.
 func Usagef(format string, args ...any) error {
 	return &UsageError{Msg: fmt.Sprintf(format, args...)}
 }
 
-// ExitError carries an exit code for an error whose lines have already
-// been written; Main prints nothing more for it.
-type ExitError struct{ Code int }
+// WithCode returns err with the exit code code, for a failure that is
+// neither a check's nor a usage error (warmup --strict). Report prints it
+// like any other error.
+func WithCode(code int, err error) error { return &codeError{code: code, err: err} }
 
-// Error describes the exit code.
-func (e *ExitError) Error() string { return fmt.Sprintf("exit status %d", e.Code) }
+type codeError struct {
+	code int
+	err  error
+}
+
+func (e *codeError) Error() string { return e.err.Error() }
+func (e *codeError) Unwrap() error { return e.err }
+func (e *codeError) ExitCode() int { return e.code }
 
 // ErrDone is returned by ParseCommand after --help or --version: the
 // command has done what was asked. It exits 0 and prints nothing more.
 var ErrDone = errors.New("done")
 
 // ExitCode maps an error returned by a command's run function to its exit
-// code: nil, ErrDone and flag.ErrHelp are 0, usage and configuration errors 2, an
-// *ExitError its code, a check error 1 or 3, anything else 1.
+// code: nil, ErrDone and flag.ErrHelp are 0; an error with an ExitCode()
+// int method in its chain has that code (a *UsageError 2, WithCode's
+// code; internal/check's *Error 1 or 3 and *ConfigError 2); an error
+// joined from several (errors.Join: one per failed target) has the
+// highest of theirs, so that 3 (unreachable) outranks 1 (unhealthy); any
+// other error is 1.
 func ExitCode(err error) int {
-	var ue *UsageError
-	var ce *check.ConfigError
-	var ee *ExitError
 	switch {
 	case err == nil, errors.Is(err, ErrDone), errors.Is(err, flag.ErrHelp):
 		return ExitOK
-	case errors.As(err, &ee):
-		return ee.Code
-	case errors.As(err, &ue), errors.As(err, &ce):
-		return ExitUsage
 	}
-	var cerr *check.Error
-	if errors.As(err, &cerr) {
-		if cerr.Kind == check.Unreachable {
-			return ExitUnreachable
+	if errs := joined(err); errs != nil {
+		code := ExitOK
+		for _, e := range errs {
+			code = max(code, ExitCode(e))
 		}
-		return ExitUnhealthy
+		return code
+	}
+	var c interface{ ExitCode() int }
+	if errors.As(err, &c) {
+		return c.ExitCode()
 	}
 	return ExitUnhealthy
+}
+
+// joined returns the errors err was joined from, if it was.
+func joined(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return nil
 }
 
 // RunFunc is the real entry point of a command.
 type RunFunc func(ctx context.Context, args []string, stdout, stderr io.Writer) error
 
 // Main runs run with os.Args and a context cancelled by SIGTERM or SIGINT,
-// prints a returned error as "name: message" on stderr, and returns the
-// exit code for main to pass to os.Exit.
+// and returns Report's exit code for main to pass to os.Exit.
 func Main(name string, run RunFunc) int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 	return Report(name, run(ctx, os.Args[1:], os.Stdout, os.Stderr), os.Stderr)
 }
 
-// Report writes err as one line "name: message" on stderr, unless it is
-// nil, ErrDone, flag.ErrHelp or an *ExitError (whose lines were already
-// written), and returns its exit code.
+// Report is a command's one error path: it writes err on stderr, one line
+// "name: message" per error it was joined from (one per failed target),
+// each kept on one line, and returns the exit code (ExitCode). nil,
+// ErrDone and flag.ErrHelp print nothing.
 func Report(name string, err error, stderr io.Writer) int {
-	var ee *ExitError
-	if err != nil && !errors.Is(err, ErrDone) && !errors.Is(err, flag.ErrHelp) && !errors.As(err, &ee) {
-		fmt.Fprintf(stderr, "%s: %s\n", name, OneLine(err.Error()))
+	if err != nil && !errors.Is(err, ErrDone) && !errors.Is(err, flag.ErrHelp) {
+		writeLines(stderr, name, err)
 	}
 	return ExitCode(err)
 }
 
-// OneLine keeps a message on one line: kubelet shows probe output in the
-// Pod's events, and a stray newline there reads as a second failure.
-func OneLine(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r == '\n' || r == '\r' {
-			return ' '
+func writeLines(w io.Writer, name string, err error) {
+	if errs := joined(err); errs != nil {
+		for _, e := range errs {
+			writeLines(w, name, e)
 		}
-		return r
-	}, s)
+		return
+	}
+	fmt.Fprintf(w, "%s: %s\n", name, oneline.Clip(err.Error(), 0))
 }
 
 // Version returns version when it was set at link time (-X main.version=…),
@@ -208,6 +227,13 @@ func flagError(fs *flag.FlagSet, err error) error {
 	if name, ok := strings.CutPrefix(msg, "flag needs an argument: "); ok {
 		return Usagef("%s needs a value", dashed(strings.TrimLeft(name, "-")))
 	}
+	// invalid boolean value "x" for -name: cause (a bool flag given =x)
+	if rest, ok := strings.CutPrefix(msg, "invalid boolean value "); ok {
+		if i := strings.Index(rest, " for -"); i >= 0 {
+			name, _, _ := strings.Cut(rest[i+len(" for -"):], ": ")
+			return Usagef("%s: invalid value %s: want true or false", dashed(name), rest[:i])
+		}
+	}
 	// invalid value "x" for flag -name: cause
 	if rest, ok := strings.CutPrefix(msg, "invalid value "); ok {
 		if i := strings.Index(rest, " for flag -"); i >= 0 {
@@ -225,11 +251,16 @@ func want(f *flag.Flag, cause string) string {
 	if f == nil {
 		return cause
 	}
-	g, ok := f.Value.(flag.Getter)
-	if !ok {
-		return cause
+	if g, ok := f.Value.(flag.Getter); ok {
+		return wantValue(g.Get(), cause)
 	}
-	switch g.Get().(type) {
+	return cause
+}
+
+// wantValue says what a value of v's type looks like, for the errors of
+// flags and of environment variables alike; cause when it cannot say.
+func wantValue(v any, cause string) string {
+	switch v.(type) {
 	case time.Duration:
 		return "want a duration such as 800ms, 2s or 1m30s"
 	case bool:

@@ -28,6 +28,7 @@ func TestParseInterspersed(t *testing.T) {
 		{args: []string{"a", "--timeout"}, err: "--timeout needs a value"},
 		{args: []string{"--timeout", "fast"}, err: `--timeout: invalid value "fast": want a duration such as 800ms, 2s or 1m30s`},
 		{args: []string{"--n", "x"}, err: `--n: invalid value "x": want a whole number`},
+		{args: []string{"--v=maybe"}, err: `--v: invalid value "maybe": want true or false`},
 	}
 	for _, tt := range tests {
 		fs := flag.NewFlagSet("t", flag.ContinueOnError)
@@ -35,6 +36,7 @@ func TestParseInterspersed(t *testing.T) {
 		var hdr []string
 		fs.DurationVar(&timeout, "timeout", 0, "")
 		fs.Int("n", 0, "")
+		fs.Bool("v", false, "")
 		fs.Var(NewList(&hdr), "header", "")
 		pos, err := Parse(fs, tt.args)
 		if tt.err != "" {
@@ -53,43 +55,13 @@ func TestParseInterspersed(t *testing.T) {
 	}
 }
 
-func TestEnvThenFlags(t *testing.T) {
-	t.Parallel()
-	type opts struct {
-		Timeout time.Duration `env:"TIMEOUT"`
-		CheckFlags
-	}
-	environ := map[string]string{"X_TIMEOUT": "3s", "X_HEADER": "A: 1\nB: 2", "X_STATUS": "204"}
-	for _, tt := range []struct {
-		args    []string
-		timeout time.Duration
-		hdr     string
-		status  string
-	}{
-		{args: nil, timeout: 3 * time.Second, hdr: "[A: 1 B: 2]", status: "204"},
-		{args: []string{"--timeout", "1s", "--header", "C: 3", "--status", "200"}, timeout: time.Second, hdr: "[C: 3]", status: "200"},
-	} {
-		var o opts
-		if err := ParseEnv(&o, "X_", environ); err != nil {
-			t.Fatal(err)
-		}
-		fs := flag.NewFlagSet("t", flag.ContinueOnError)
-		fs.DurationVar(&o.Timeout, "timeout", o.Timeout, "")
-		o.CheckFlags.Register(fs)
-		if _, err := Parse(fs, tt.args); err != nil {
-			t.Fatal(err)
-		}
-		if o.Timeout != tt.timeout || fmt.Sprint(o.Header) != tt.hdr || o.Status != tt.status {
-			t.Errorf("args %q: got %v %s %s, want %v %s %s", tt.args, o.Timeout, fmt.Sprint(o.Header), o.Status, tt.timeout, tt.hdr, tt.status)
-		}
-	}
-}
-
 func TestParseEnvErrors(t *testing.T) {
 	t.Parallel()
 	type opts struct {
-		Timeout time.Duration `env:"TIMEOUT"`
-		CheckFlags
+		Timeout  time.Duration `env:"TIMEOUT"`
+		MaxAge   time.Duration `env:"MAX_AGE"`
+		Insecure bool          `env:"INSECURE"`
+		Header   []string      `env:"HEADER" envSeparator:"\n"`
 	}
 	for env, want := range map[string]string{
 		"TIMEOUT":  `P_TIMEOUT="x": want a duration`,
@@ -117,41 +89,16 @@ func TestExitCode(t *testing.T) {
 		{&check.ConfigError{Flag: "status"}, ExitUsage},
 		{fmt.Errorf("wrapped: %w", &check.Error{Kind: check.Unhealthy}), ExitUnhealthy},
 		{&check.Error{Kind: check.Unreachable}, ExitUnreachable},
-		{&ExitError{Code: 3}, 3},
+		{WithCode(ExitUnhealthy, errors.New("strict")), ExitUnhealthy},
 		{errors.New("other"), ExitUnhealthy},
+		{errors.Join(&check.Error{Kind: check.Unhealthy}, fmt.Errorf("t: %w", &check.Error{Kind: check.Unreachable})), ExitUnreachable},
+		{errors.Join(&check.Error{Kind: check.Unhealthy}, errors.New("x")), ExitUnhealthy},
+		{ErrDone, ExitOK},
 	}
 	for _, tt := range tests {
 		if got := ExitCode(tt.err); got != tt.want {
 			t.Errorf("ExitCode(%v): got %d, want %d", tt.err, got, tt.want)
 		}
-	}
-}
-
-func TestCheckFlagsOptions(t *testing.T) {
-	t.Parallel()
-	for _, tt := range []struct {
-		c    CheckFlags
-		flag string
-	}{
-		{CheckFlags{Method: "GE T"}, "method"},
-		{CheckFlags{ConnFlags: ConnFlags{Header: []string{"nocolon"}}}, "header"},
-		{CheckFlags{ConnFlags: ConnFlags{Header: []string{"Bad Name: v"}}}, "header"},
-		{CheckFlags{Status: "2xx-"}, "status"},
-		{CheckFlags{BodyRegexp: "("}, "body-regexp"},
-	} {
-		_, err := tt.c.Options()
-		var ce *check.ConfigError
-		if !errors.As(err, &ce) || ce.Flag != tt.flag {
-			t.Errorf("%+v: got %v, want a config error for --%s", tt.c, err, tt.flag)
-		}
-	}
-	// "" is what a YAML block scalar's final newline leaves in PROBE_HEADER.
-	o, err := (&CheckFlags{ConnFlags: ConnFlags{Header: []string{"x-a: 1", "X-A: 2", "Host: h", ""}, Insecure: true}, Status: "2xx"}).Options()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := o.Header["X-A"]; len(got) != 2 || !o.Status.Match(204) || !o.TLS.InsecureSkipVerify {
-		t.Errorf("got %+v, want two X-A values, 2xx, insecure", o)
 	}
 }
 
@@ -164,12 +111,36 @@ func TestReport(t *testing.T) {
 	}{
 		{nil, "", 0},
 		{flag.ErrHelp, "", 0},
-		{&ExitError{Code: 3}, "", 3},
+		{ErrDone, "", 0},
 		{Usagef("--x: bad\nvalue"), "t: --x: bad value\n", 2},
+		{errors.Join(
+			fmt.Errorf("http://a/: %w", &check.Error{Kind: check.Unhealthy, Reason: "status 503"}),
+			fmt.Errorf("tcp://b:1: %w", &check.Error{Kind: check.Unreachable, Reason: "connect: connection refused"}),
+		), "t: http://a/: status 503\nt: tcp://b:1: connect: connection refused\n", 3},
+		{WithCode(ExitUnhealthy, errors.New("cannot write --ready-file (--strict)")), "t: cannot write --ready-file (--strict)\n", 1},
 	} {
 		var b strings.Builder
 		if code := Report("t", tt.err, &b); code != tt.code || b.String() != tt.out {
 			t.Errorf("Report(%v): got %d %q, want %d %q", tt.err, code, b.String(), tt.code, tt.out)
+		}
+	}
+}
+
+func TestGiven(t *testing.T) {
+	t.Parallel()
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	fs.Duration("max", 20*time.Second, "")
+	fs.Duration("interval", time.Second, "")
+	fs.Duration("sleep", 0, "")
+	fs.Duration("timeout", 0, "")
+	// --max given explicitly with its default value still counts as given.
+	if _, err := Parse(fs, []string{"--max", "20s"}); err != nil {
+		t.Fatal(err)
+	}
+	given := Given(fs, "P_", map[string]string{"P_INTERVAL": "1s", "P_MAX": "5s", "P_TIMEOUT": ""})
+	for name, want := range map[string]string{"max": "--max", "interval": "P_INTERVAL", "sleep": "", "timeout": ""} {
+		if got := given(name); got != want {
+			t.Errorf("given(%q): got %q, want %q", name, got, want)
 		}
 	}
 }

@@ -36,7 +36,7 @@ func ParseEnv(opts any, prefix string, environ map[string]string) error {
 	case err == nil:
 		return nil
 	case errors.As(err, &ee):
-		return Usagef("%s=%q: %s", ee.Key, ee.Value, wantType(ee.Type, ee.Err))
+		return Usagef("%s=%q: %s", ee.Key, ee.Value, wantValue(reflect.Zero(ee.Type).Interface(), ee.Err.Error()))
 	}
 	return Usagef("environment: %v", err)
 }
@@ -77,20 +77,6 @@ func EnvMismatch(fs *flag.FlagSet, opts any, prefix string) []string {
 	return bad
 }
 
-func wantType(t reflect.Type, err error) string {
-	switch t.String() {
-	case "time.Duration":
-		return "want a duration such as 800ms, 2s or 1m30s"
-	case "bool":
-		return "want true or false"
-	case "int", "int64", "uint", "uint64":
-		return "want a whole number"
-	case "float64":
-		return "want a number"
-	}
-	return err.Error()
-}
-
 // List is a repeatable string flag (--header A --header B). Values from
 // the environment are replaced, not extended, by the first use on the
 // command line.
@@ -125,10 +111,15 @@ func (l *List) Set(v string) error {
 func (l *List) Get() any { return *l.p }
 
 // PrintUsage writes a usage text: the synopsis, then each flag with its
-// help, default and environment variable (prefix + FLAG_NAME).
+// help, default and environment variable (prefix + FLAG_NAME; none when
+// prefix is "": install reads no variable).
 func PrintUsage(w interface{ Write([]byte) (int, error) }, fs *flag.FlagSet, synopsis, prefix string) {
 	fmt.Fprintln(w, strings.TrimSpace(synopsis))
-	fmt.Fprintln(w, "\nFlags (each also an environment variable; a flag wins):")
+	if prefix != "" {
+		fmt.Fprintln(w, "\nFlags (each also an environment variable; a flag wins):")
+	} else {
+		fmt.Fprintln(w, "\nFlags:")
+	}
 	fs.VisitAll(func(f *flag.Flag) {
 		if f.Name == "version" {
 			fmt.Fprintln(w, "  --version\n      print the version and exit")
@@ -144,6 +135,30 @@ func PrintUsage(w interface{ Write([]byte) (int, error) }, fs *flag.FlagSet, syn
 		if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" && f.DefValue != "0s" {
 			fmt.Fprintf(w, " (default %s)", f.DefValue)
 		}
-		fmt.Fprintf(w, " [$%s%s]\n", prefix, strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_")))
+		if prefix != "" {
+			fmt.Fprintf(w, " [$%s%s]", prefix, strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_")))
+		}
+		fmt.Fprintln(w)
 	})
+}
+
+// Given returns, after fs has parsed the command line, how each option
+// was given, so that a command can tell "set" from "left at its default"
+// without comparing values with defaults: for a flag name it returns
+// "--name" when the command line set it, the variable (prefix + NAME)
+// when only the environment did (a non-empty value), and "" when neither
+// did. Messages name what the user actually wrote.
+func Given(fs *flag.FlagSet, prefix string, environ map[string]string) func(name string) string {
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	return func(name string) string {
+		if set[name] {
+			return "--" + name
+		}
+		key := prefix + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
+		if environ[key] != "" {
+			return key
+		}
+		return ""
+	}
 }

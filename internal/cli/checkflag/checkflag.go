@@ -1,4 +1,7 @@
-package cli
+// Package checkflag defines the command-line flags that configure
+// internal/check (headers, TLS, expectations, ...), shared by probe,
+// prestop and warmup, and turns them into check.Options.
+package checkflag
 
 import (
 	"flag"
@@ -10,6 +13,7 @@ import (
 	"time"
 
 	"github.com/podlife/podlife/internal/check"
+	"github.com/podlife/podlife/internal/cli"
 )
 
 // ConnFlags are the flags that say how to reach a target: headers, TLS,
@@ -57,7 +61,7 @@ func (c *CheckFlags) Register(fs *flag.FlagSet) {
 // Register defines the connection flags on fs, with the current field
 // values (from the environment) as defaults.
 func (c *ConnFlags) Register(fs *flag.FlagSet) {
-	fs.Var(NewList(&c.Header), "header", "request header or gRPC metadata `Name: value`; repeatable (env: one per line)")
+	fs.Var(cli.NewList(&c.Header), "header", "request header or gRPC metadata `Name: value`; repeatable (env: one per line)")
 	fs.StringVar(&c.CAFile, "ca-file", c.CAFile, "PEM `file` of CAs to trust for https:// and grpcs:// (default: system pool)")
 	fs.StringVar(&c.CertFile, "cert-file", c.CertFile, "PEM client certificate `file` for mTLS (with --key-file)")
 	fs.StringVar(&c.KeyFile, "key-file", c.KeyFile, "PEM client key `file` for mTLS (with --cert-file)")
