@@ -28,6 +28,7 @@ Exit codes: 0 healthy, 1 unhealthy, 2 usage error, 3 unreachable.`
 type options struct {
 	Timeout time.Duration `env:"TIMEOUT"`
 	Verbose bool          `env:"VERBOSE"`
+	H2C     bool          `env:"H2C"`
 	cli.CheckFlags
 }
 
@@ -40,6 +41,7 @@ func (o *options) flagSet() *flag.FlagSet {
 	fs := flag.NewFlagSet("probe", flag.ContinueOnError)
 	fs.DurationVar(&o.Timeout, "timeout", o.Timeout, "bound on the whole call, all targets together")
 	fs.BoolVar(&o.Verbose, "verbose", o.Verbose, "also print a line per healthy target")
+	fs.BoolVar(&o.H2C, "h2c", o.H2C, "speak cleartext HTTP/2 (prior knowledge) to http:// targets")
 	o.CheckFlags.Register(fs)
 	return fs
 }
@@ -64,6 +66,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	copts.H2C = o.H2C
 	parsed := make([]check.Target, len(targets))
 	schemes := make([]string, len(targets))
 	for i, t := range targets {
@@ -76,8 +79,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	checkers := make([]check.Checker, len(parsed))
+	warnings := make([]string, len(parsed)) // read only for checks that returned
 	for i, t := range parsed {
-		if checkers[i], err = check.NewFor(t, copts); err != nil {
+		o := copts
+		o.Warn = func(_, msg string) { warnings[i] = msg }
+		if checkers[i], err = check.NewFor(t, o); err != nil {
 			return err
 		}
 	}
@@ -89,6 +95,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	code := cli.ExitOK
 	for i, err := range errs {
 		switch {
+		case err == nil && warnings[i] != "":
+			fmt.Fprintf(stderr, "probe: %s: warning: %s\n", cli.OneLine(clip(checkers[i].Target())), warnings[i])
 		case err == nil:
 			if o.Verbose {
 				fmt.Fprintf(stdout, "probe: %s: ok\n", checkers[i].Target())

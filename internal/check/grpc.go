@@ -100,6 +100,7 @@ func newGRPC(t Target, o Options) (Checker, error) {
 func (c *grpcCheck) Target() string { return c.t.Raw }
 
 func (c *grpcCheck) Check(ctx context.Context) error {
+	ctx, n := withNote(ctx)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url, bytes.NewReader(c.body))
 	if err != nil {
 		return &Error{Kind: Unreachable, Reason: err.Error(), Err: err}
@@ -108,7 +109,9 @@ func (c *grpcCheck) Check(ctx context.Context) error {
 	c.o.applyHeaders(req)
 	req.Header.Set("Content-Type", "application/grpc")
 	req.Header.Set("Te", "trailers")
-	req.Header.Set("User-Agent", "podlife-probe")
+	if _, ok := req.Header["User-Agent"]; !ok {
+		req.Header.Set("User-Agent", userAgent)
+	}
 	if dl, ok := ctx.Deadline(); ok {
 		if ms := time.Until(dl).Milliseconds(); ms > 0 && ms < 1e8 {
 			req.Header.Set("Grpc-Timeout", strconv.FormatInt(ms, 10)+"m")
@@ -116,7 +119,7 @@ func (c *grpcCheck) Check(ctx context.Context) error {
 	}
 	resp, err := c.client.Do(req)
 	if err != nil {
-		return unreachable(ctx, requestStep(err), err)
+		return failed(ctx, c.t.Scheme, &c.o, n, err, c.url)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
