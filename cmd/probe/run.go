@@ -31,6 +31,7 @@ Exit codes: 0 healthy, 1 unhealthy, 2 usage error, 3 unreachable.`
 type options struct {
 	Timeout time.Duration `env:"TIMEOUT"`
 	Verbose bool          `env:"VERBOSE"`
+	H2C     bool          `env:"H2C"`
 	checkflag.CheckFlags
 }
 
@@ -47,6 +48,7 @@ func (o *options) flagSet() *flag.FlagSet {
 	fs := flag.NewFlagSet("probe", flag.ContinueOnError)
 	fs.DurationVar(&o.Timeout, "timeout", o.Timeout, "bound on the whole call, all targets together")
 	fs.BoolVar(&o.Verbose, "verbose", o.Verbose, "also print a line per healthy target")
+	fs.BoolVar(&o.H2C, "h2c", o.H2C, "speak cleartext HTTP/2 (prior knowledge) to http:// targets")
 	o.CheckFlags.Register(fs)
 	return fs
 }
@@ -63,57 +65,77 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	targets, checkers, err := o.validate(args)
+	probes, err := o.validate(args)
 	if err != nil {
 		return err
+	}
+	checkers := make([]check.Checker, len(probes))
+	for i := range probes {
+		checkers[i] = probes[i].checker
 	}
 
 	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
 	var failed []error
 	for i, err := range runChecks(ctx, checkers) {
+		p := &probes[i]
 		switch {
 		case err != nil:
-			failed = append(failed, fmt.Errorf("%s: %w", oneline.Clip(targets[i].String(), maxTargetLen), err))
+			failed = append(failed, fmt.Errorf("%s: %w", oneline.Clip(p.target.String(), maxTargetLen), err))
+		case p.warning != "":
+			// A pass with a warning (a redirect to another host, not
+			// followed, as kubelet does): say so, exit 0.
+			fmt.Fprintf(stderr, "probe: %s: warning: %s\n", oneline.Clip(p.target.String(), maxTargetLen), p.warning)
 		case o.Verbose:
-			fmt.Fprintf(stdout, "probe: %s: ok\n", targets[i])
+			fmt.Fprintf(stdout, "probe: %s: ok\n", p.target)
 		}
 	}
 	return errors.Join(failed...)
 }
 
+// target is one parsed TARGET argument with its check, and the warning
+// the check reported, if any (read only after the check returned).
+type target struct {
+	target  check.Target
+	checker check.Checker
+	warning string
+}
+
 // validate is probe's one check of its options and arguments: it parses
 // every target once and builds its check, before any network traffic.
 // Its errors are usage or configuration errors (exit 2).
-func (o *options) validate(args []string) ([]check.Target, []check.Checker, error) {
+func (o *options) validate(args []string) ([]target, error) {
 	if len(args) == 0 {
-		return nil, nil, cli.Usagef("no target; want e.g. probe http://127.0.0.1:8080/healthz")
+		return nil, cli.Usagef("no target; want e.g. probe http://127.0.0.1:8080/healthz")
 	}
 	if o.Timeout <= 0 {
-		return nil, nil, cli.Usagef("--timeout must be positive, e.g. 800ms")
+		return nil, cli.Usagef("--timeout must be positive, e.g. 800ms")
 	}
 	copts, err := o.CheckFlags.Options()
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	targets := make([]check.Target, len(args))
+	copts.H2C = o.H2C
+	targets := make([]target, len(args))
 	schemes := make([]check.Scheme, len(args))
 	for i, a := range args {
-		if targets[i], err = check.ParseTarget(a); err != nil {
-			return nil, nil, err
+		if targets[i].target, err = check.ParseTarget(a); err != nil {
+			return nil, err
 		}
-		schemes[i] = targets[i].Scheme
+		schemes[i] = targets[i].target.Scheme
 	}
 	if err := check.Unused(copts, schemes...); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	checkers := make([]check.Checker, len(targets))
-	for i, t := range targets {
-		if checkers[i], err = check.NewFor(t, copts); err != nil {
-			return nil, nil, err
+	for i := range targets {
+		t := &targets[i]
+		topts := copts
+		topts.Warn = func(_, msg string) { t.warning = msg }
+		if t.checker, err = check.NewFor(t.target, topts); err != nil {
+			return nil, err
 		}
 	}
-	return targets, checkers, nil
+	return targets, nil
 }
 
 // straggle is how long after the deadline runChecks still waits for a

@@ -114,9 +114,19 @@ type Options struct {
 	BodyContains string
 	// BodyRegexp, when set, must match the HTTP response body.
 	BodyRegexp *regexp.Regexp
-	// MaxBody bounds how much of a response body is read for matching;
-	// 0 means 64 KiB.
+	// MaxBody bounds how much of a response body is read. The body is
+	// always read, within the deadline, so that a stalled or truncated
+	// body fails as under kubelet; 0 means kubelet's 10 KiB, or 64 KiB
+	// with BodyContains or BodyRegexp.
 	MaxBody int64
+	// H2C makes http:// targets speak cleartext HTTP/2 with prior
+	// knowledge (kubelet's h2c probes); https:// negotiates HTTP/2 by
+	// itself.
+	H2C bool
+	// Warn, when set, is called for a check that passes with a warning:
+	// an HTTP redirect to another host, which is not followed (as
+	// kubelet). target is the Checker's Target.
+	Warn func(target, msg string)
 	// TLS configures https:// and grpcs:// targets.
 	TLS TLSOptions
 	// Authority overrides the HTTP Host header or the gRPC :authority.
@@ -274,6 +284,7 @@ func Unused(o Options, schemes ...Scheme) error {
 		{"unix-socket", o.UnixSocket != "", has("http", "https", "grpc", "grpcs"), "an http(s):// or grpc(s):// target (for a plain connect use unix:///path)"},
 		{"http-path", o.HTTPPath != "", has("unix"), "a unix:// target (put the path in the URL of an http:// target)"},
 		{"max-age", o.MaxAge > 0, has("file"), "a file:// target"},
+		{"h2c", o.H2C, has("http"), "an http:// target (https:// negotiates HTTP/2 by itself; grpc:// is always HTTP/2)"},
 		{"method", o.Method != "", httpLike, "an HTTP target"},
 		{"body", o.Body != nil, httpLike, "an HTTP target"},
 		{"status", len(o.Status.ranges) > 0, httpLike, "an HTTP target"},

@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/podlife/podlife/internal/oneline"
 )
 
 // The gRPC health check speaks grpc.health.v1.Health/Check directly over
@@ -100,6 +102,7 @@ func newGRPC(t Target, o Options) (Checker, error) {
 func (c *grpcCheck) Target() string { return c.t.Raw }
 
 func (c *grpcCheck) Check(ctx context.Context) error {
+	ctx, n := withNote(ctx)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url, bytes.NewReader(c.body))
 	if err != nil {
 		return &Error{Kind: Unreachable, Reason: err.Error(), Err: err}
@@ -108,7 +111,9 @@ func (c *grpcCheck) Check(ctx context.Context) error {
 	c.o.applyHeaders(req)
 	req.Header.Set("Content-Type", "application/grpc")
 	req.Header.Set("Te", "trailers")
-	req.Header.Set("User-Agent", "podlife-probe")
+	if _, ok := req.Header["User-Agent"]; !ok {
+		req.Header.Set("User-Agent", userAgent)
+	}
 	if dl, ok := ctx.Deadline(); ok {
 		if ms := time.Until(dl).Milliseconds(); ms > 0 && ms < 1e8 {
 			req.Header.Set("Grpc-Timeout", strconv.FormatInt(ms, 10)+"m")
@@ -116,7 +121,7 @@ func (c *grpcCheck) Check(ctx context.Context) error {
 	}
 	resp, err := c.client.Do(req)
 	if err != nil {
-		return unreachable(ctx, requestStep(err), err)
+		return failed(ctx, c.t.Scheme, &c.o, n, err, c.url)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
@@ -167,7 +172,7 @@ func grpcStatus(resp *http.Response) error {
 	}
 	reason := grpcCodeName(n)
 	if msg != "" {
-		reason += ": " + oneLine(msg, 120)
+		reason += ": " + oneline.Clip(msg, 120)
 	}
 	return unhealthy("%s", reason)
 }
@@ -244,18 +249,4 @@ func parseHealthResponse(b []byte) (uint64, error) {
 		}
 	}
 	return status, nil
-}
-
-// oneLine keeps s to one line of at most n bytes.
-func oneLine(s string, n int) string {
-	s = strings.Map(func(r rune) rune {
-		if r < ' ' || r == 0x7f {
-			return ' '
-		}
-		return r
-	}, s)
-	if len(s) > n {
-		s = s[:n] + "…"
-	}
-	return s
 }

@@ -216,3 +216,24 @@ func TestGRPCOverUnixSocket(t *testing.T) {
 	err, _ = runCheck(t, "grpc://localhost:1/nope", Options{UnixSocket: sock}, 5*time.Second)
 	wantKind(t, err, Unhealthy)
 }
+
+// TestGRPCUserAgent: --header User-Agent is sent, not overwritten (issue
+// 10, defect 7); without it, kubelet's product token is.
+func TestGRPCUserAgent(t *testing.T) {
+	t.Parallel()
+	p := testpeer.StartGRPC(t, nil)
+	for _, tt := range []struct {
+		header map[string][]string
+		want   string
+	}{
+		{nil, userAgent},
+		{map[string][]string{"User-Agent": {"mine/1"}}, "mine/1"},
+	} {
+		err, _ := runCheck(t, "grpc://"+p.Addr+"/orders", Options{Header: tt.header}, 5*time.Second)
+		wantKind(t, err, 0)
+		md := <-p.Seen
+		if got := md.Get("user-agent"); len(got) != 1 || got[0] != tt.want {
+			t.Errorf("user-agent: got %q, want [%q]", got, tt.want)
+		}
+	}
+}

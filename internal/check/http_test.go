@@ -7,6 +7,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -45,7 +47,7 @@ func TestHTTP(t *testing.T) {
 	}{
 		{name: "2xx passes", path: "/ok", want: 0},
 		{name: "503 is unhealthy", path: "/fail", want: Unhealthy, msg: "status 503, want 200-399"},
-		{name: "3xx passes by default and is not followed", path: "/redirect", want: 0},
+		{name: "a same-host redirect is followed", path: "/redirect", want: Unhealthy, msg: "status 404, want 200-399 (after a redirect to http://"},
 		{name: "404 is unhealthy", path: "/missing", want: Unhealthy, msg: "status 404"},
 		{name: "status set excludes 204", path: "/nocontent", o: Options{Status: mustStatus(t, "200")}, want: Unhealthy, msg: "want 200"},
 		{name: "status set includes 503", path: "/fail", o: Options{Status: mustStatus(t, "200,500-599")}, want: 0},
@@ -236,8 +238,19 @@ func TestHTTPSlowBody(t *testing.T) {
 	}
 }
 
+// TestHTTPProxyIgnored runs in a child process of its own:
+// http.ProxyFromEnvironment reads the proxy variables once per process, so
+// a second run in one process (go test -count=2) would test nothing.
 func TestHTTPProxyIgnored(t *testing.T) {
-	// Not parallel: it sets proxy variables for the process.
+	if os.Getenv("PODLIFE_PROXY_CHILD") != "1" {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestHTTPProxyIgnored$", "-test.count=1", "-test.v")
+		cmd.Env = append(os.Environ(), "PODLIFE_PROXY_CHILD=1")
+		out, err := cmd.CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "proxy checks ran") {
+			t.Fatalf("child: %v\n%s", err, out)
+		}
+		return
+	}
 	var proxied atomic.Int32
 	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		proxied.Add(1)
@@ -246,9 +259,11 @@ func TestHTTPProxyIgnored(t *testing.T) {
 	t.Cleanup(proxy.Close)
 	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	t.Cleanup(app.Close)
+	// Set before anything in this process reads them.
 	t.Setenv("HTTP_PROXY", proxy.URL)
 	t.Setenv("http_proxy", proxy.URL)
 	t.Setenv("NO_PROXY", "")
+	t.Setenv("no_proxy", "")
 	// Loopback targets never go through the proxy, with or without
 	// UseProxy.
 	for _, useProxy := range []bool{false, true} {
@@ -270,4 +285,5 @@ func TestHTTPProxyIgnored(t *testing.T) {
 	if proxied.Load() != 1 {
 		t.Errorf("with UseProxy: got %d requests through the proxy, want 1", proxied.Load())
 	}
+	t.Log("proxy checks ran")
 }

@@ -7,6 +7,8 @@ import (
 	"net"
 	"os"
 	"time"
+
+	"github.com/podlife/podlife/internal/oneline"
 )
 
 // tcpCheck passes when a TCP connection can be established.
@@ -57,7 +59,7 @@ func (c *fileCheck) Check(ctx context.Context) error {
 		if errors.Is(err, fs.ErrNotExist) {
 			return &Error{Kind: Unreachable, Reason: "no such file", Err: err}
 		}
-		return &Error{Kind: Unreachable, Reason: shortPathError(err), Err: err}
+		return &Error{Kind: Unreachable, Reason: oneline.PathError(err), Err: err}
 	}
 	if c.maxAge <= 0 {
 		return nil

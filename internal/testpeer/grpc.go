@@ -31,7 +31,13 @@ type GRPC struct {
 // "cache" UNKNOWN. A call with metadata x-deny fails PERMISSION_DENIED.
 func StartGRPC(t T, tlsConf *tls.Config) *GRPC {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	return StartGRPCAt(t, "127.0.0.1:0", tlsConf)
+}
+
+// StartGRPCAt is StartGRPC listening on addr, such as "[::1]:0".
+func StartGRPCAt(t T, addr string, tlsConf *tls.Config) *GRPC {
+	t.Helper()
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}

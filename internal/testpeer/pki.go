@@ -27,6 +27,9 @@ type PKI struct {
 	CAPool *x509.CertPool
 	// Server is the server certificate, for a tls.Config.
 	Server tls.Certificate
+
+	ca    *x509.Certificate
+	caKey *ecdsa.PrivateKey
 }
 
 // NewPKI creates the CA and certificates in a temporary directory.
@@ -48,7 +51,7 @@ func NewPKI(t T) *PKI {
 		t.Fatal(err)
 	}
 	ca, _ := x509.ParseCertificate(caDER)
-	p := &PKI{CAPool: x509.NewCertPool()}
+	p := &PKI{CAPool: x509.NewCertPool(), ca: ca, caKey: caKey}
 	p.CAPool.AddCert(ca)
 	p.CAFile = writePEM(t, dir, "ca.pem", "CERTIFICATE", caDER)
 
@@ -100,4 +103,27 @@ func (p *PKI) ServerTLS(mtls bool, protos ...string) *tls.Config {
 		c.ClientCAs = p.CAPool
 	}
 	return c
+}
+
+// ServerTLSFor returns a server TLS config whose certificate, signed by
+// the CA, names only dnsNames: no IP address, so a client that dials
+// 127.0.0.1 verifies it only with a server name.
+func (p *PKI) ServerTLSFor(t T, dnsNames ...string) *tls.Config {
+	t.Helper()
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	serial, _ := rand.Int(rand.Reader, big.NewInt(1<<62))
+	tmpl := &x509.Certificate{
+		SerialNumber: serial,
+		Subject:      pkix.Name{CommonName: dnsNames[0]},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		DNSNames:     dnsNames,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, p.ca, &key.PublicKey, p.caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}
 }
