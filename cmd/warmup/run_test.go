@@ -194,6 +194,23 @@ func TestGRPCSCapitals(t *testing.T) {
 	}
 }
 
+// TestGRPCOverUnixSocket waits on and loads a gRPC server that listens
+// only on a unix socket: --unix-socket carries the gRPC wait and load,
+// as it carries HTTP (they used to dial the target's host:port).
+func TestGRPCOverUnixSocket(t *testing.T) {
+	t.Parallel()
+	p := loadtest.NewUnixGRPCPeer(t, filepath.Join(testpeer.TempDir(t), "grpc.sock"))
+	out := &lines{}
+	if err := runWarmup(t, out, "--timeout", "10s", "--unix-socket", p.Addr, "--requests", "10", "--data", `{"service":"app"}`,
+		"--wait", "grpc://localhost:1/app", "grpc://localhost:1/"+loadtest.HealthCheck); err != nil {
+		t.Fatal(err)
+	}
+	// The wait's health check is a call of Check too.
+	if s := out.summary(t); s["successes"] != 10.0 || p.Calls() != 11 {
+		t.Errorf("got summary %v and %d calls at the server, want the wait's and 10 successful calls over the socket", s, p.Calls())
+	}
+}
+
 // TestTLS waits on and loads an HTTPS server with the same --ca-file;
 // the load negotiates HTTP/2 unless --http2=false.
 func TestTLS(t *testing.T) {

@@ -33,16 +33,17 @@ import (
 // grpcEngine sends gRPC load through grpcurl: connections and resolved
 // methods.
 type grpcEngine struct {
-	methods   []grpcTarget // round-robin
-	tls       *tls.Config  // for grpcs://; nil: plaintext
-	authority string
-	header    []string // "Name: value" each
-	data      []byte   // the request, JSON
-	useProxy  bool
-	timeout   time.Duration              // per call and per lookup
-	files     grpcurl.DescriptorSource   // from the protosets, if any
-	sources   []grpcurl.DescriptorSource // per method, local once resolved
-	conns     map[string]*grpc.ClientConn
+	methods    []grpcTarget // round-robin
+	tls        *tls.Config  // for grpcs://; nil: plaintext
+	authority  string
+	header     []string // "Name: value" each
+	data       []byte   // the request, JSON
+	unixSocket string   // dial this instead of the targets' host:port
+	useProxy   bool
+	timeout    time.Duration              // per call and per lookup
+	files      grpcurl.DescriptorSource   // from the protosets, if any
+	sources    []grpcurl.DescriptorSource // per method, local once resolved
+	conns      map[string]*grpc.ClientConn
 }
 
 // newGRPC prepares the gRPC load of ts without touching the network.
@@ -50,14 +51,15 @@ type grpcEngine struct {
 // them at once.
 func newGRPC(o Options, ts *targets) (*grpcEngine, error) {
 	e := &grpcEngine{
-		methods:   ts.methods,
-		authority: o.Authority,
-		header:    headerLines(o.Header),
-		data:      o.Data,
-		useProxy:  o.UseProxy,
-		timeout:   cmp(o.RequestTimeout, DefaultRequestTimeout),
-		sources:   make([]grpcurl.DescriptorSource, len(ts.methods)),
-		conns:     map[string]*grpc.ClientConn{},
+		methods:    ts.methods,
+		authority:  o.Authority,
+		header:     headerLines(o.Header),
+		data:       o.Data,
+		unixSocket: o.UnixSocket,
+		useProxy:   o.UseProxy,
+		timeout:    cmp(o.RequestTimeout, DefaultRequestTimeout),
+		sources:    make([]grpcurl.DescriptorSource, len(ts.methods)),
+		conns:      map[string]*grpc.ClientConn{},
 	}
 	if ts.tls {
 		tc, err := o.TLS.Config("")
@@ -130,6 +132,13 @@ func (e *grpcEngine) dialOptions(addr string) []grpc.DialOption {
 	opts := []grpc.DialOption{grpc.WithTransportCredentials(creds), grpc.WithUserAgent("podlife-warmup")}
 	if e.authority != "" {
 		opts = append(opts, grpc.WithAuthority(e.authority))
+	}
+	if e.unixSocket != "" {
+		socket := e.unixSocket
+		return append(opts, grpc.WithNoProxy(), grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", socket)
+		}))
 	}
 	host, _, _ := net.SplitHostPort(addr)
 	if !e.useProxy || check.IsLoopback(host) {

@@ -54,8 +54,9 @@ type Options struct {
 	H2C bool
 	// Authority overrides the HTTP Host header or the gRPC :authority.
 	Authority string
-	// UnixSocket, when set, carries every HTTP request over this unix
-	// socket.
+	// UnixSocket, when set, carries every request, HTTP or gRPC, over
+	// this unix socket; the targets' host:port is then only the Host or
+	// :authority.
 	UnixSocket string
 	// UseProxy honors the proxy environment variables, never for
 	// loopback targets.

@@ -39,8 +39,8 @@ const DefaultAttemptTimeout = 10 * time.Second
 
 // Checks builds the check of each wait target: a plain request (no
 // method, header or body: those are the load's) with the options of o
-// that fit its scheme: TLS for https and grpcs, UnixSocket for http and
-// https, HTTPPath for unix, MaxAge for file; Status, Authority and
+// that fit its scheme: TLS for https and grpcs, UnixSocket for http(s)
+// and grpc(s), HTTPPath for unix, MaxAge for file; Status, Authority and
 // UseProxy for all. Its errors are *check.ConfigError values.
 func Checks(targets []check.Target, o check.Options) ([]check.Checker, error) {
 	var checks []check.Checker
@@ -51,7 +51,7 @@ func Checks(targets []check.Target, o check.Options) ([]check.Checker, error) {
 			wo.TLS = o.TLS
 		}
 		switch t.Scheme {
-		case "http", "https":
+		case "http", "https", "grpc", "grpcs":
 			wo.UnixSocket = o.UnixSocket
 		case "unix":
 			wo.HTTPPath = o.HTTPPath
