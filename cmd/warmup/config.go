@@ -63,7 +63,7 @@ func (o options) validate(targets []string) (*config, error) {
 			return nil, err
 		}
 		waitTargets = append(waitTargets, t)
-		schemes = append(schemes, t.Scheme)
+		schemes = append(schemes, string(t.Scheme))
 	}
 	waitOpts := base
 	if o.WaitStatus != "" {
@@ -184,8 +184,9 @@ func checkReadyFile(path string) error {
 
 // shortPathError is err's message without the operation of an
 // *os.PathError ("open", "stat"): "PATH: no such file or directory".
-// TODO(issue 12): internal/check has the same helper; use the shared copy
-// that issue 10's CLI work makes.
+// TODO(issue 12): one of two copies (internal/check has the other); the
+// shared one, internal/oneline.PathError, is on issue10-cli's branch, not
+// yet on main: use it once it lands.
 func shortPathError(err error) string {
 	var pe *os.PathError
 	if errors.As(err, &pe) {

@@ -64,15 +64,15 @@ func parseTargets(o Options) (*targets, error) {
 				return nil, &check.ConfigError{Target: raw, Msg: "a gRPC load target names a method; want grpc://host:port/package.Service/Method"}
 			}
 			if grpcScheme == "" {
-				grpcScheme = t.Scheme
-			} else if t.Scheme != grpcScheme {
+				grpcScheme = string(t.Scheme)
+			} else if string(t.Scheme) != grpcScheme {
 				return nil, &check.ConfigError{Target: raw, Msg: "mixes grpc:// and grpcs://; load them in separate runs"}
 			}
 			ts.methods = append(ts.methods, grpcTarget{raw: raw, addr: t.Host, method: t.Service})
 		default:
-			return nil, &check.ConfigError{Target: raw, Msg: "the load takes http(s):// and grpc(s):// targets; " + t.Scheme + ":// targets go with --wait"}
+			return nil, &check.ConfigError{Target: raw, Msg: "the load takes http(s):// and grpc(s):// targets; " + string(t.Scheme) + ":// targets go with --wait"}
 		}
-		ts.add(t.Scheme, raw)
+		ts.add(string(t.Scheme), raw)
 	}
 	ts.grpc = len(ts.methods) > 0
 	if ts.grpc && (len(httpURLs) > 0 || o.TargetsFile != "") {
@@ -185,7 +185,7 @@ func (ts *targets) readFile(path, format string, body []byte, header http.Header
 		if pt.Scheme != "http" && pt.Scheme != "https" {
 			return &check.ConfigError{Flag: "targets", Msg: fmt.Sprintf("%s: %s: want an http:// or https:// URL", path, t.URL)}
 		}
-		ts.add(pt.Scheme, t.Method+" "+t.URL)
+		ts.add(string(pt.Scheme), t.Method+" "+t.URL)
 	}
 	ts.http = append(ts.http, more...)
 	return nil
