@@ -21,8 +21,8 @@ type config struct {
 }
 
 // validate checks the options and the targets and builds the run's
-// config, before any network traffic: each target is parsed once, by
-// wait.Checks's caller here or by load.New. Its errors are
+// config, before any network traffic. Each target is parsed once: the
+// wait targets here, the load targets by load.New. Its errors are
 // *cli.UsageError or *check.ConfigError values naming the flag or the
 // target.
 func (o options) validate(targets []string) (*config, error) {
