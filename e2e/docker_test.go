@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/podlife/podlife/internal/loadgen"
-	"github.com/podlife/podlife/internal/tcplb"
+	"github.com/podlife/podlife/internal/sim/tcplb"
+	"github.com/podlife/podlife/internal/sim/users"
 )
 
 // TestDockerToolkitImage inspects the toolkit image `make image` builds:
@@ -182,7 +182,7 @@ const rolloutLag = 1500 * time.Millisecond
 // spread over both containers, and a client opening a new connection per
 // request. It returns the container to replace and its address, once both
 // have served load for a second.
-func startRollout(t *testing.T, name string, env ...string) (lb *tcplb.Balancer, load *loadgen.Load, old, oldAddr string) {
+func startRollout(t *testing.T, name string, env ...string) (lb *tcplb.Balancer, load *users.Traffic, old, oldAddr string) {
 	t.Helper()
 	_, service := dockerImages(t)
 	args := append(append([]string{}, hardened...), "-p", "127.0.0.1::8080")
@@ -200,7 +200,7 @@ func startRollout(t *testing.T, name string, env ...string) (lb *tcplb.Balancer,
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { lb.Close() })
-	load, err = loadgen.Start(context.Background(), loadgen.Config{
+	load, err = users.Start(context.Background(), users.Config{
 		URL:         "http://" + lb.Addr() + "/hello",
 		Clients:     4,
 		NewConns:    1,

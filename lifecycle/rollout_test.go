@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/podlife/podlife/internal/tcplb"
+	"github.com/podlife/podlife/internal/sim/tcplb"
 	"github.com/podlife/podlife/lifecycle"
 )
 

@@ -15,6 +15,8 @@ import (
 	"github.com/podlife/podlife/internal/check"
 	"github.com/podlife/podlife/internal/cli"
 	"github.com/podlife/podlife/internal/load"
+	"github.com/podlife/podlife/internal/oneline"
+	"github.com/podlife/podlife/internal/wait"
 )
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -55,32 +57,17 @@ type command struct {
 // errTimeout is the cause of the end of a run that reached --timeout.
 var errTimeout = errors.New("--timeout reached")
 
+// run is flags → options → the warm-up: parse, then wait (package
+// wait) and load (package load), and sum up.
 func (c command) run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	o := defaultOptions()
-	if err := cli.ParseEnv(&o, "WARMUP_", c.environ); err != nil {
-		return err
-	}
-	fs := flag.NewFlagSet("warmup", flag.ContinueOnError)
-	o.register(fs)
-	targets, err := cli.ParseCommand(fs, args, stdout, cli.Usage{Name: "warmup", Synopsis: synopsis, EnvPrefix: "WARMUP_", Version: version})
+	cfg, err := c.parse(args, stdout)
 	if err != nil {
 		return err
 	}
-	cfg, err := o.validate(targets)
-	if err != nil {
-		return err
-	}
-	var g *load.GRPC
-	if cfg.grpc != nil {
-		if g, err = load.NewGRPC(*cfg.grpc); err != nil {
-			return err
-		}
-		defer g.Close()
-	}
-
+	o := cfg.o
 	out, closeOut := c.output(stdout, o.LogToPID1)
 	defer closeOut()
-	w := &warmup{cfg: cfg, grpc: g, stderr: stderr, log: newLogger(out), began: time.Now()}
+	w := &warmup{cfg: cfg, stderr: stderr, log: newLogger(out), began: time.Now()}
 	if out.pid1Err != nil {
 		w.log.Warn().Str("phase", "start").Err(out.pid1Err).Msg("cannot write to PID 1's stdout; logging to stdout only")
 	}
@@ -88,12 +75,25 @@ func (c command) run(ctx context.Context, args []string, stdout, stderr io.Write
 	defer cancel()
 	err = w.run(ctx, rctx)
 	if o.Stay && err == nil && ctx.Err() == nil {
-		if g != nil {
-			g.Close()
-		}
 		w.stay(ctx)
 	}
 	return err
+}
+
+// parse reads the environment, then the flags (which win), and
+// validates them into a config; --help and --version print to stdout.
+func (c command) parse(args []string, stdout io.Writer) (*config, error) {
+	o := defaultOptions()
+	if err := cli.ParseEnv(&o, "WARMUP_", c.environ); err != nil {
+		return nil, err
+	}
+	fs := flag.NewFlagSet("warmup", flag.ContinueOnError)
+	o.register(fs)
+	targets, err := cli.ParseCommand(fs, args, stdout, cli.Usage{Name: "warmup", Synopsis: synopsis, EnvPrefix: "WARMUP_", Version: version})
+	if err != nil {
+		return nil, err
+	}
+	return o.validate(targets)
 }
 
 // stay keeps a finished warm-up running until ctx ends (SIGTERM or
@@ -110,7 +110,6 @@ func (w *warmup) stay(ctx context.Context) {
 // warmup is one run: wait, load, summary.
 type warmup struct {
 	cfg    *config
-	grpc   *load.GRPC
 	log    zerolog.Logger
 	stderr io.Writer
 	began  time.Time
@@ -128,7 +127,7 @@ type outcome struct {
 // signal), rctx the run's (also bounded by --timeout).
 func (w *warmup) run(ctx, rctx context.Context) error {
 	o := w.cfg.o
-	w.log.Info().Str("phase", "start").Strs("wait", o.Wait).Strs("targets", w.cfg.loads).
+	w.log.Info().Str("phase", "start").Strs("wait", o.Wait).Strs("targets", w.cfg.load.Targets()).
 		Uint64("requests", w.cfg.plan.Requests).Float64("duration_s", w.cfg.plan.Duration.Seconds()).
 		Float64("rate", o.Rate).Int("concurrency", o.Concurrency).Bool("strict", o.Strict).
 		Msg("warmup starting")
@@ -136,29 +135,23 @@ func (w *warmup) run(ctx, rctx context.Context) error {
 	if !w.wait(ctx, rctx, &res) {
 		return w.finish(ctx, rctx, res)
 	}
-	if w.grpc != nil {
-		err := w.grpc.Resolve(rctx)
-		var ce *check.ConfigError
-		if errors.As(err, &ce) {
-			return err // a method the server does not have: exit 2
+	w.log.Info().Str("phase", "load").Strs("targets", w.cfg.load.Targets()).Msg("load starting")
+	sum, err := w.cfg.load.Run(rctx, w.cfg.plan)
+	var ce *check.ConfigError
+	switch {
+	case errors.As(err, &ce):
+		return err // a gRPC method the server does not have: exit 2
+	case err != nil:
+		res.loadFailed = err.Error()
+		res.stop = stopCause(ctx, rctx)
+		if res.stop == "" {
+			res.stop = "unreachable"
 		}
-		if err != nil {
-			res.loadFailed = err.Error()
-			res.stop = stopCause(ctx, rctx)
-			if res.stop == "" {
-				res.stop = "unreachable"
-			}
-			w.log.Error().Str("phase", "load").Str("stop", res.stop).Err(err).Msg("cannot resolve the gRPC method; no load sent")
-			return w.finish(ctx, rctx, res)
-		}
+		w.log.Error().Str("phase", "load").Str("stop", res.stop).Err(err).Msg("the load could not start; no load sent")
+		return w.finish(ctx, rctx, res)
 	}
-	w.log.Info().Str("phase", "load").Strs("targets", w.cfg.loads).Msg("load starting")
-	if w.grpc != nil {
-		res.sum = w.grpc.Run(rctx, w.cfg.plan)
-	} else {
-		res.sum = load.RunHTTP(rctx, *w.cfg.http, w.cfg.plan)
-	}
-	res.stop = string(res.sum.Stop)
+	res.sum = sum
+	res.stop = string(sum.Stop)
 	return w.finish(ctx, rctx, res)
 }
 
@@ -176,7 +169,7 @@ func (w *warmup) wait(ctx, rctx context.Context, res *outcome) bool {
 	}
 	w.log.Info().Str("phase", "wait").Strs("wait", o.Wait).Msg("waiting")
 	start := time.Now()
-	err := load.Wait(wctx, w.cfg.waits, load.WaitOptions{
+	err := wait.For(wctx, w.cfg.waits, wait.Options{
 		Interval:       o.WaitInterval,
 		AttemptTimeout: o.RequestTimeout,
 		OnChange: func(target string, err error) {
@@ -246,7 +239,7 @@ func (w *warmup) finish(ctx, rctx context.Context, res outcome) error {
 			w.log.Error().Str("phase", "summary").Err(err).Msg("cannot write --ready-file")
 			if o.Strict {
 				failed = true
-				problem = "cannot write --ready-file: " + shortPathError(err)
+				problem = "cannot write --ready-file: " + oneline.PathError(err)
 			}
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -20,6 +21,7 @@ import (
 	"time"
 
 	"github.com/podlife/podlife/internal/cli"
+	"github.com/podlife/podlife/internal/load"
 	"github.com/podlife/podlife/internal/load/loadtest"
 	"github.com/podlife/podlife/internal/testpeer"
 )
@@ -124,6 +126,91 @@ func TestLateServer(t *testing.T) {
 	}
 }
 
+// TestWaitLogsOncePerState keeps the README's promise of one log line
+// per change of state, not per attempt: an HTTP wait target answers 503
+// five times, then 200; a heartbeat file is stale (its reason, "modified
+// … ago", changes on every attempt) until the HTTP target's fifth
+// attempt touches it. Each target logs unhealthy once, then ready.
+func TestWaitLogsOncePerState(t *testing.T) {
+	t.Parallel()
+	heartbeat := filepath.Join(t.TempDir(), "heartbeat")
+	if err := os.WriteFile(heartbeat, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	stale := time.Now().Add(-2 * time.Hour)
+	if err := os.Chtimes(heartbeat, stale, stale); err != nil {
+		t.Fatal(err)
+	}
+	c := &loadtest.Counter{Status: func(n int64) int {
+		if n == 5 {
+			now := time.Now()
+			if err := os.Chtimes(heartbeat, now, now); err != nil {
+				t.Error(err)
+			}
+		}
+		if n <= 5 {
+			return http.StatusServiceUnavailable
+		}
+		return http.StatusOK
+	}}
+	srv := loadtest.Server(t, c)
+	out := &lines{}
+	if err := runWarmup(t, out, "--wait-interval", "10ms", "--max-age", "1h", "--requests", "1",
+		"--wait", srv.URL+"/healthz", "--wait", "file://"+heartbeat, srv.URL+"/"); err != nil {
+		t.Fatal(err)
+	}
+	states := map[string][]string{}
+	for _, line := range strings.Split(out.String(), "\n") {
+		var m map[string]any
+		if json.Unmarshal([]byte(line), &m) == nil && m["state"] != nil {
+			target := m["target"].(string)
+			states[target] = append(states[target], m["state"].(string))
+		}
+	}
+	for _, target := range []string{srv.URL + "/healthz", "file://" + heartbeat} {
+		if got, want := strings.Join(states[target], ","), "unhealthy,ready"; got != want {
+			t.Errorf("%s: got wait states %s, want %s (a line per change of state, not per attempt)", target, got, want)
+		}
+	}
+	if got := c.Path("/healthz"); got != 6 {
+		t.Errorf("got %d wait attempts on the HTTP target, want 6 (5×503, 200)", got)
+	}
+}
+
+// TestGRPCSCapitals loads GRPCS://…, its scheme in capitals, with
+// --ca-file: every decision reads the parsed scheme, so the load goes
+// over TLS with the CA (issue 10, defect 3: it went in plaintext).
+func TestGRPCSCapitals(t *testing.T) {
+	t.Parallel()
+	pki := testpeer.NewPKI(t)
+	p := loadtest.NewGRPCPeer(t, true, &pki.Server)
+	out := &lines{}
+	if err := runWarmup(t, out, "--ca-file", pki.CAFile, "--requests", "20", "--data", `{"service":"app"}`,
+		"GRPCS://"+p.Addr+"/"+loadtest.HealthCheck); err != nil {
+		t.Fatal(err)
+	}
+	if s := out.summary(t); s["successes"] != 20.0 || p.Calls() != 20 {
+		t.Errorf("got summary %v and %d calls at the server, want 20 successful calls over TLS", s, p.Calls())
+	}
+}
+
+// TestGRPCOverUnixSocket waits on and loads a gRPC server that listens
+// only on a unix socket: --unix-socket carries the gRPC wait and load,
+// as it carries HTTP (they used to dial the target's host:port).
+func TestGRPCOverUnixSocket(t *testing.T) {
+	t.Parallel()
+	p := loadtest.NewUnixGRPCPeer(t, filepath.Join(testpeer.TempDir(t), "grpc.sock"))
+	out := &lines{}
+	if err := runWarmup(t, out, "--timeout", "10s", "--unix-socket", p.Addr, "--requests", "10", "--data", `{"service":"app"}`,
+		"--wait", "grpc://localhost:1/app", "grpc://localhost:1/"+loadtest.HealthCheck); err != nil {
+		t.Fatal(err)
+	}
+	// The wait's health check is a call of Check too.
+	if s := out.summary(t); s["successes"] != 10.0 || p.Calls() != 11 {
+		t.Errorf("got summary %v and %d calls at the server, want the wait's and 10 successful calls over the socket", s, p.Calls())
+	}
+}
+
 // TestTLS waits on and loads an HTTPS server with the same --ca-file;
 // the load negotiates HTTP/2 unless --http2=false.
 func TestTLS(t *testing.T) {
@@ -181,25 +268,44 @@ func TestH2C(t *testing.T) {
 	}
 }
 
-// TestPaceAndWarm checks the rate, the ramp and the early stop through
-// the command line.
+// TestPaceAndWarm checks that --rate, --ramp, --duration and the warm
+// flags make the plan the load runs, and that the load stops as that
+// plan says. That the engines follow a plan's rate and ramp, request by
+// request, internal/load's TestEnginesFollowTheSchedule checks on a
+// recorded schedule: no assertion here reads the wall clock.
 func TestPaceAndWarm(t *testing.T) {
 	t.Parallel()
+	warm := func(p99 time.Duration, plateau int) load.Warm {
+		return load.Warm{P99: p99, Plateau: plateau, Window: 20 * time.Millisecond}
+	}
 	tests := []struct {
 		args     []string
+		plan     load.Plan
 		stop     string
-		requests float64 // 0: fewer than --requests
+		requests float64 // 0: fewer than --requests; -1: any
 	}{
-		{[]string{"--rate", "500", "--ramp", "100ms", "--requests", "40"}, "requests", 40},
-		{[]string{"--rate", "100", "--duration", "200ms"}, "duration", -1},
-		{[]string{"--requests", "1000000", "--warm-p99", "10s", "--warm-window", "20ms"}, "warm", 0},
-		{[]string{"--requests", "1000000", "--warm-plateau", "1", "--warm-window", "20ms"}, "warm", 0},
+		{[]string{"--rate", "500", "--ramp", "100ms", "--requests", "40", "--warm-window", "20ms"},
+			load.Plan{Requests: 40, Rate: 500, Ramp: 100 * time.Millisecond, Concurrency: defaultConcurrency, Warm: warm(0, 0)}, "requests", 40},
+		{[]string{"--rate", "100", "--duration", "200ms", "--concurrency", "2", "--warm-window", "20ms"},
+			load.Plan{Duration: 200 * time.Millisecond, Rate: 100, Concurrency: 2, Warm: warm(0, 0)}, "duration", -1},
+		{[]string{"--requests", "1000000", "--warm-p99", "10s", "--warm-window", "20ms"},
+			load.Plan{Requests: 1000000, Concurrency: defaultConcurrency, Warm: warm(10*time.Second, 0)}, "warm", 0},
+		{[]string{"--requests", "1000000", "--warm-plateau", "1", "--warm-window", "20ms"},
+			load.Plan{Requests: 1000000, Concurrency: defaultConcurrency, Warm: warm(0, 1)}, "warm", 0},
 	}
 	for _, tt := range tests {
 		c := &loadtest.Counter{}
 		srv := loadtest.Server(t, c)
+		args := append(tt.args, srv.URL)
+		cfg, err := command{environ: map[string]string{}}.parse(args, io.Discard)
+		if err != nil {
+			t.Fatalf("%v: %v", tt.args, err)
+		}
+		if cfg.plan != tt.plan {
+			t.Errorf("%v: got plan %+v, want %+v", tt.args, cfg.plan, tt.plan)
+		}
 		out := &lines{}
-		if err := runWarmup(t, out, append(tt.args, srv.URL)...); err != nil {
+		if err := runWarmup(t, out, args...); err != nil {
 			t.Fatal(err)
 		}
 		s := out.summary(t)

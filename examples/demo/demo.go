@@ -11,8 +11,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/podlife/podlife/internal/loadgen"
-	"github.com/podlife/podlife/internal/tcplb"
+	"github.com/podlife/podlife/internal/sim/tcplb"
+	"github.com/podlife/podlife/internal/sim/users"
 )
 
 // config is the demo's command line.
@@ -164,7 +164,7 @@ func demo(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	}
 
 	// 3. Users.
-	l, err := loadgen.Start(ctx, loadgen.Config{
+	l, err := users.Start(ctx, users.Config{
 		URL:      "http://" + lb.Addr() + "/hello",
 		Clients:  loadClients,
 		NewConns: newConnClients,

@@ -11,15 +11,11 @@ import (
 // there was no answer.
 type doFunc func(ctx context.Context, seq uint64) (code int, ok bool, errText string)
 
-// drive runs plan with Concurrency workers calling do, paced like vegeta
-// (a pacer goroutine hands a tick to an idle worker per request); it is
-// the engine of the loads vegeta cannot carry, gRPC. Results are
-// recorded under a lock, in constant memory.
-func drive(ctx context.Context, plan Plan, grpcCodes bool, do doFunc) Summary {
-	conc := plan.workers()
-	pctx, stopPacing := plan.pacing(ctx)
-	defer stopPacing()
-	p := newPacer(pctx, plan)
+// drive sends the requests p lets through with workers goroutines
+// calling do, paced like vegeta (a pacer goroutine hands a tick to an
+// idle worker per request), and reports each result to rec. It is the
+// sending loop of the engine vegeta cannot carry, gRPC.
+func drive(ctx, pctx context.Context, p *pacer, workers int, do doFunc, rec recordFunc) {
 	began := time.Now()
 	ticks := make(chan uint64)
 	go func() {
@@ -35,40 +31,15 @@ func drive(ctx context.Context, plan Plan, grpcCodes bool, do doFunc) Summary {
 			}
 		}
 	}()
-
-	var (
-		mu   sync.Mutex
-		rec  = newRecorder(plan.Warm, grpcCodes)
-		warm bool
-		wg   sync.WaitGroup
-	)
-	for range conc {
+	var wg sync.WaitGroup
+	for range workers {
 		wg.Go(func() {
 			for seq := range ticks {
 				start := time.Now()
 				code, ok, errText := do(ctx, seq)
-				latency := time.Since(start)
-				if code < 0 && ctx.Err() != nil {
-					continue // aborted by us, not by the target
-				}
-				mu.Lock()
-				if rec.record(start, latency, code, ok, errText) && !warm {
-					warm = true
-					stopPacing()
-				}
-				mu.Unlock()
+				rec(start, time.Since(start), code, ok, errText)
 			}
 		})
 	}
 	wg.Wait()
-	return rec.summary(stopReason(ctx, pctx, warm), time.Since(began))
-}
-
-// pacing returns the context the pacer runs under: ctx, ended after
-// plan.Duration when one is set, and by the returned cancel func.
-func (plan Plan) pacing(ctx context.Context) (context.Context, context.CancelFunc) {
-	if plan.Duration > 0 {
-		return context.WithTimeout(ctx, plan.Duration)
-	}
-	return context.WithCancel(ctx)
 }

@@ -7,7 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
+	"net/http"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -27,150 +30,159 @@ import (
 	"github.com/podlife/podlife/internal/check"
 )
 
-// GRPCTarget is one gRPC method to call.
-type GRPCTarget struct {
-	// Raw is the target as given, for messages.
-	Raw string
-	// Addr is host:port.
-	Addr string
-	// Method is "package.Service/Method".
-	Method string
+// grpcEngine sends gRPC load through grpcurl: connections and resolved
+// methods.
+type grpcEngine struct {
+	methods    []grpcTarget // round-robin
+	tls        *tls.Config  // for grpcs://; nil: plaintext
+	authority  string
+	header     []string // "Name: value" each
+	data       []byte   // the request, JSON
+	unixSocket string   // dial this instead of the targets' host:port
+	useProxy   bool
+	timeout    time.Duration              // per call and per lookup
+	files      grpcurl.DescriptorSource   // from the protosets, if any
+	sources    []grpcurl.DescriptorSource // per method, local once resolved
+	conns      map[string]*grpc.ClientConn
 }
 
-// GRPCConfig configures gRPC load.
-type GRPCConfig struct {
-	// Targets are the methods to call, round-robin.
-	Targets []GRPCTarget
-	// TLS, when set, makes the calls over TLS (grpcs://).
-	TLS *tls.Config
-	// Authority overrides the :authority of the calls.
-	Authority string
-	// Header is request metadata, "Name: value" each.
-	Header []string
-	// Data is the request message as JSON; empty means an empty
-	// message.
-	Data []byte
-	// Protosets are files of FileDescriptorSet to take descriptors
-	// from; none means server reflection.
-	Protosets []string
-	// UseProxy honors the proxy environment variables, never for
-	// loopback targets.
-	UseProxy bool
-	// RequestTimeout bounds each call; 0 means DefaultRequestTimeout.
-	RequestTimeout time.Duration
-}
-
-// GRPC is prepared gRPC load: connections and resolved methods.
-type GRPC struct {
-	c       GRPCConfig
-	conns   map[string]*grpc.ClientConn
-	sources []grpcurl.DescriptorSource // per target, local once resolved
-	files   grpcurl.DescriptorSource   // from the protosets, if any
-}
-
-// NewGRPC checks c and prepares the load without touching the network.
+// newGRPC prepares the gRPC load of ts without touching the network.
 // With protosets, each method and the request data are checked against
-// them at once. Its errors are *check.ConfigError values naming the flag
-// or the target.
-func NewGRPC(c GRPCConfig) (*GRPC, error) {
-	g := &GRPC{c: c, conns: map[string]*grpc.ClientConn{}, sources: make([]grpcurl.DescriptorSource, len(c.Targets))}
-	if len(c.Protosets) > 0 {
-		src, err := grpcurl.DescriptorSourceFromProtoSets(c.Protosets...)
+// them at once.
+func newGRPC(o Options, ts *targets) (*grpcEngine, error) {
+	e := &grpcEngine{
+		methods:    ts.methods,
+		authority:  o.Authority,
+		header:     headerLines(o.Header),
+		data:       o.Data,
+		unixSocket: o.UnixSocket,
+		useProxy:   o.UseProxy,
+		timeout:    cmp(o.RequestTimeout, DefaultRequestTimeout),
+		sources:    make([]grpcurl.DescriptorSource, len(ts.methods)),
+		conns:      map[string]*grpc.ClientConn{},
+	}
+	if ts.tls {
+		tc, err := o.TLS.Config("")
+		if err != nil {
+			return nil, err
+		}
+		e.tls = tc
+	}
+	if len(o.Protosets) > 0 {
+		src, err := grpcurl.DescriptorSourceFromProtoSets(o.Protosets...)
 		if err != nil {
 			return nil, &check.ConfigError{Flag: "protoset", Msg: err.Error()}
 		}
-		g.files = src
-		for i, t := range c.Targets {
-			if g.sources[i], err = g.resolve(src, t); err != nil {
+		e.files = src
+		for i, t := range e.methods {
+			if e.sources[i], err = e.resolve(src, t); err != nil {
 				return nil, err
 			}
 		}
 	}
-	for _, t := range c.Targets {
-		if g.conns[t.Addr] != nil {
-			continue
-		}
-		cc, err := grpc.NewClient(t.Addr, g.dialOptions(t.Addr)...)
-		if err != nil {
-			g.Close()
-			return nil, &check.ConfigError{Target: t.Raw, Msg: err.Error()}
-		}
-		g.conns[t.Addr] = cc
-	}
-	return g, nil
+	return e, nil
 }
 
-func (g *GRPC) dialOptions(addr string) []grpc.DialOption {
+// headerLines renders h as grpcurl's "Name: value" lines, in key order.
+func headerLines(h http.Header) []string {
+	var lines []string
+	for _, k := range slices.Sorted(maps.Keys(h)) {
+		for _, v := range h[k] {
+			lines = append(lines, k+": "+v)
+		}
+	}
+	return lines
+}
+
+// open connects (lazily: grpc-go dials on the first call) and, unless
+// protosets were given, looks every method up by server reflection, each
+// lookup within the request timeout, checking the request data against
+// its input type. A method or service the server does not have, a
+// server without reflection and bad data are *check.ConfigError values;
+// a server that cannot be reached is any other error.
+func (e *grpcEngine) open(ctx context.Context) error {
+	for _, t := range e.methods {
+		if e.conns[t.addr] != nil {
+			continue
+		}
+		cc, err := grpc.NewClient(t.addr, e.dialOptions(t.addr)...)
+		if err != nil {
+			return &check.ConfigError{Target: t.raw, Msg: err.Error()}
+		}
+		e.conns[t.addr] = cc
+	}
+	if e.files != nil {
+		return nil
+	}
+	for i, t := range e.methods {
+		src, err := e.lookup(ctx, t)
+		if err != nil {
+			return err
+		}
+		e.sources[i] = src
+	}
+	return nil
+}
+
+func (e *grpcEngine) dialOptions(addr string) []grpc.DialOption {
 	creds := insecure.NewCredentials()
-	if g.c.TLS != nil {
-		creds = credentials.NewTLS(g.c.TLS)
+	if e.tls != nil {
+		creds = credentials.NewTLS(e.tls)
 	}
 	opts := []grpc.DialOption{grpc.WithTransportCredentials(creds), grpc.WithUserAgent("podlife-warmup")}
-	if g.c.Authority != "" {
-		opts = append(opts, grpc.WithAuthority(g.c.Authority))
+	if e.authority != "" {
+		opts = append(opts, grpc.WithAuthority(e.authority))
+	}
+	if e.unixSocket != "" {
+		socket := e.unixSocket
+		return append(opts, grpc.WithNoProxy(), grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", socket)
+		}))
 	}
 	host, _, _ := net.SplitHostPort(addr)
-	if !g.c.UseProxy || check.IsLoopback(host) {
+	if !e.useProxy || check.IsLoopback(host) {
 		opts = append(opts, grpc.WithNoProxy())
 	}
 	return opts
 }
 
-// Close closes the connections; calling it again does nothing.
-func (g *GRPC) Close() {
-	for _, cc := range g.conns {
+// close closes the connections.
+func (e *grpcEngine) close() {
+	for _, cc := range e.conns {
 		cc.Close()
 	}
-	clear(g.conns)
-}
-
-// Resolve looks every method up once, by server reflection unless
-// protosets were given, each lookup within RequestTimeout, and checks the request data against its input
-// type. A method or service the server does not have, a server without
-// reflection and bad data are *check.ConfigError values; a server that
-// cannot be reached is any other error.
-func (g *GRPC) Resolve(ctx context.Context) error {
-	if g.files != nil {
-		return nil
-	}
-	for i, t := range g.c.Targets {
-		src, err := g.lookup(ctx, t)
-		if err != nil {
-			return err
-		}
-		g.sources[i] = src
-	}
-	return nil
+	clear(e.conns)
 }
 
 // lookup resolves t by server reflection within RequestTimeout, so that
 // a server that accepts connections and never answers costs one request
 // timeout, not the whole run.
-func (g *GRPC) lookup(ctx context.Context, t GRPCTarget) (grpcurl.DescriptorSource, error) {
-	ctx, cancel := context.WithTimeout(ctx, cmp(g.c.RequestTimeout, DefaultRequestTimeout))
+func (e *grpcEngine) lookup(ctx context.Context, t grpcTarget) (grpcurl.DescriptorSource, error) {
+	ctx, cancel := context.WithTimeout(ctx, e.timeout)
 	defer cancel()
-	ref := grpcreflect.NewClientAuto(ctx, g.conns[t.Addr])
+	ref := grpcreflect.NewClientAuto(ctx, e.conns[t.addr])
 	defer ref.Reset()
-	return g.resolve(grpcurl.DescriptorSourceFromServer(ctx, ref), t)
+	return e.resolve(grpcurl.DescriptorSourceFromServer(ctx, ref), t)
 }
 
 // resolve finds t's method in src and returns a local descriptor source
 // holding its file, so that calls during the load never go back to the
 // server for descriptors.
-func (g *GRPC) resolve(src grpcurl.DescriptorSource, t GRPCTarget) (grpcurl.DescriptorSource, error) {
-	svc, mth, _ := strings.Cut(t.Method, "/")
+func (e *grpcEngine) resolve(src grpcurl.DescriptorSource, t grpcTarget) (grpcurl.DescriptorSource, error) {
+	svc, mth, _ := strings.Cut(t.method, "/")
 	d, err := src.FindSymbol(svc)
 	switch {
 	case errors.Is(err, grpcurl.ErrReflectionNotSupported):
-		return nil, &check.ConfigError{Target: t.Raw, Msg: "the server does not support reflection; give its descriptors with --protoset"}
+		return nil, &check.ConfigError{Target: t.raw, Msg: "the server does not support reflection; give its descriptors with --protoset"}
 	case err != nil && isUnreachable(err):
-		return nil, fmt.Errorf("%s: reflection: %w", t.Raw, err)
+		return nil, fmt.Errorf("%s: reflection: %w", t.raw, err)
 	case err != nil:
-		return nil, &check.ConfigError{Target: t.Raw, Msg: fmt.Sprintf("no service %q%s", svc, known(src))}
+		return nil, &check.ConfigError{Target: t.raw, Msg: fmt.Sprintf("no service %q%s", svc, known(src))}
 	}
 	sd, ok := d.(*desc.ServiceDescriptor)
 	if !ok {
-		return nil, &check.ConfigError{Target: t.Raw, Msg: fmt.Sprintf("%q is not a service%s", svc, known(src))}
+		return nil, &check.ConfigError{Target: t.raw, Msg: fmt.Sprintf("%q is not a service%s", svc, known(src))}
 	}
 	md := sd.FindMethodByName(mth)
 	if md == nil {
@@ -178,15 +190,15 @@ func (g *GRPC) resolve(src grpcurl.DescriptorSource, t GRPCTarget) (grpcurl.Desc
 		for _, m := range sd.GetMethods() {
 			names = append(names, m.GetName())
 		}
-		return nil, &check.ConfigError{Target: t.Raw, Msg: fmt.Sprintf("service %s has no method %q; it has %s", svc, mth, strings.Join(names, ", "))}
+		return nil, &check.ConfigError{Target: t.raw, Msg: fmt.Sprintf("service %s has no method %q; it has %s", svc, mth, strings.Join(names, ", "))}
 	}
 	local, err := grpcurl.DescriptorSourceFromFileDescriptors(sd.GetFile())
 	if err != nil {
-		return nil, &check.ConfigError{Target: t.Raw, Msg: err.Error()}
+		return nil, &check.ConfigError{Target: t.raw, Msg: err.Error()}
 	}
 	msg := dynamic.NewMessage(md.GetInputType())
-	if err := supplier(local, g.c.Data)(msg); err != nil && !errors.Is(err, io.EOF) {
-		return nil, &check.ConfigError{Flag: "data", Target: t.Raw, Msg: fmt.Sprintf("not a %s: %v", md.GetInputType().GetFullyQualifiedName(), err)}
+	if err := supplier(local, e.data)(msg); err != nil && !errors.Is(err, io.EOF) {
+		return nil, &check.ConfigError{Flag: "data", Target: t.raw, Msg: fmt.Sprintf("not a %s: %v", md.GetInputType().GetFullyQualifiedName(), err)}
 	}
 	return local, nil
 }
@@ -216,18 +228,16 @@ func supplier(src grpcurl.DescriptorSource, data []byte) grpcurl.RequestSupplier
 	return p.Next
 }
 
-// Run sends the load of plan, calling the methods round-robin through
-// grpcurl.InvokeRPC, and returns its summary. Call Resolve first.
-func (g *GRPC) Run(ctx context.Context, plan Plan) Summary {
-	timeout := cmp(g.c.RequestTimeout, DefaultRequestTimeout)
-	n := uint64(len(g.c.Targets))
-	return drive(ctx, plan, true, func(ctx context.Context, seq uint64) (int, bool, string) {
+// send calls the methods round-robin through grpcurl.InvokeRPC.
+func (e *grpcEngine) send(ctx, pctx context.Context, p *pacer, workers int, rec recordFunc) {
+	n := uint64(len(e.methods))
+	drive(ctx, pctx, p, workers, func(ctx context.Context, seq uint64) (int, bool, string) {
 		i := seq % n
-		t := g.c.Targets[i]
-		cctx, cancel := context.WithTimeout(ctx, timeout)
+		t := e.methods[i]
+		cctx, cancel := context.WithTimeout(ctx, e.timeout)
 		defer cancel()
 		var h handler
-		err := grpcurl.InvokeRPC(cctx, g.sources[i], g.conns[t.Addr], t.Method, g.c.Header, &h, supplier(g.sources[i], g.c.Data))
+		err := grpcurl.InvokeRPC(cctx, e.sources[i], e.conns[t.addr], t.method, e.header, &h, supplier(e.sources[i], e.data))
 		switch {
 		case ctx.Err() != nil:
 			return -1, false, "cancelled" // not counted
@@ -240,7 +250,7 @@ func (g *GRPC) Run(ctx context.Context, plan Plan) Summary {
 		}
 		// A nil status (OK) answers Code and Message too.
 		return int(h.status.Code()), h.status.Code() == codes.OK, ""
-	})
+	}, rec)
 }
 
 // handler is a grpcurl.InvocationEventHandler that keeps only the

@@ -15,57 +15,44 @@ import (
 	"github.com/podlife/podlife/internal/testpeer"
 )
 
-func grpcTarget(addr, method string) GRPCTarget {
-	return GRPCTarget{Raw: "grpc://" + addr + "/" + method, Addr: addr, Method: method}
+// grpcURL returns the target of method at addr, grpc:// or grpcs://.
+func grpcURL(scheme, addr, method string) []string {
+	return []string{scheme + "://" + addr + "/" + method}
 }
 
-// prepare builds and resolves a GRPC load; it fails the test on error.
-func prepare(t *testing.T, c GRPCConfig) *GRPC {
-	t.Helper()
-	g, err := NewGRPC(c)
-	if err != nil {
-		t.Fatalf("NewGRPC: %v", err)
-	}
-	t.Cleanup(g.Close)
-	if err := g.Resolve(context.Background()); err != nil {
-		t.Fatalf("Resolve: %v", err)
-	}
-	return g
-}
+// health is the target of the health service's Check at addr.
+func health(addr string) []string { return grpcURL("grpc", addr, loadtest.HealthCheck) }
 
 func TestGRPCExactCount(t *testing.T) {
 	t.Parallel()
 	pki := testpeer.NewPKI(t)
-	tlsConf, err := check.TLSOptions{CAFile: pki.CAFile}.Config("")
-	if err != nil {
-		t.Fatal(err)
-	}
 	tests := []struct {
 		name       string
 		reflection bool
 		protoset   bool
-		tls        bool
+		scheme     string
 	}{
-		{"reflection", true, false, false},
-		{"protoset without reflection", false, true, false},
-		{"grpcs with reflection", true, false, true},
+		{"reflection", true, false, "grpc"},
+		{"protoset without reflection", false, true, "grpc"},
+		{"grpcs with reflection", true, false, "grpcs"},
+		{"GRPCS, the scheme in capitals", true, false, "GRPCS"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			var cert *tls.Certificate
-			if tt.tls {
+			if strings.EqualFold(tt.scheme, "grpcs") {
 				cert = &pki.Server
 			}
 			p := loadtest.NewGRPCPeer(t, tt.reflection, cert)
-			c := GRPCConfig{Targets: []GRPCTarget{grpcTarget(p.Addr, loadtest.HealthCheck)}, Data: []byte(`{"service":"app"}`)}
+			o := Options{Targets: grpcURL(tt.scheme, p.Addr, loadtest.HealthCheck), Data: []byte(`{"service":"app"}`)}
 			if tt.protoset {
-				c.Protosets = []string{loadtest.Protoset(t)}
+				o.Protosets = []string{loadtest.Protoset(t)}
 			}
-			if tt.tls {
-				c.TLS = tlsConf
+			if cert != nil {
+				o.TLS = check.TLSOptions{CAFile: pki.CAFile}
 			}
-			s := prepare(t, c).Run(context.Background(), Plan{Requests: 200, Concurrency: 8})
+			s := run(t, o, Plan{Requests: 200, Concurrency: 8})
 			if got := p.Calls(); got != 200 {
 				t.Errorf("got %d calls at the server, want exactly 200", got)
 			}
@@ -81,8 +68,7 @@ func TestGRPCExactCount(t *testing.T) {
 func TestGRPCStatuses(t *testing.T) {
 	t.Parallel()
 	p := loadtest.NewGRPCPeer(t, true, nil)
-	g := prepare(t, GRPCConfig{Targets: []GRPCTarget{grpcTarget(p.Addr, loadtest.HealthCheck)}, Data: []byte(`{"service":"nope"}`)})
-	s := g.Run(context.Background(), Plan{Requests: 10, Concurrency: 2})
+	s := run(t, Options{Targets: health(p.Addr), Data: []byte(`{"service":"nope"}`)}, Plan{Requests: 10, Concurrency: 2})
 	if s.Codes["NotFound"] != 10 || s.Successes != 0 {
 		t.Errorf("got codes %v and %d successes, want 10 NotFound", s.Codes, s.Successes)
 	}
@@ -91,25 +77,24 @@ func TestGRPCStatuses(t *testing.T) {
 func TestGRPCUnreachable(t *testing.T) {
 	t.Parallel()
 	addr := testpeer.ClosedPort(t)
-	g, err := NewGRPC(GRPCConfig{Targets: []GRPCTarget{grpcTarget(addr, loadtest.HealthCheck)}})
+	l, err := New(Options{Targets: health(addr)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer g.Close()
-	err = g.Resolve(context.Background())
+	s, err := l.Run(context.Background(), Plan{Requests: 5})
 	var ce *check.ConfigError
-	if err == nil || errors.As(err, &ce) {
-		t.Fatalf("Resolve on a closed port: got %v, want a runtime error, not a config error", err)
+	if err == nil || errors.As(err, &ce) || s.Requests != 0 {
+		t.Fatalf("Run on a closed port: got %v after %d requests, want a runtime error, not a config error, before any request", err, s.Requests)
 	}
 
-	g = prepare(t, GRPCConfig{Targets: []GRPCTarget{grpcTarget(addr, loadtest.HealthCheck)}, Protosets: []string{loadtest.Protoset(t)}})
-	s := g.Run(context.Background(), Plan{Requests: 5, Concurrency: 1})
+	// With a protoset, nothing is looked up: the calls fail.
+	s = run(t, Options{Targets: health(addr), Protosets: []string{loadtest.Protoset(t)}}, Plan{Requests: 5, Concurrency: 1})
 	if s.Requests != 5 || s.Successes != 0 || len(s.Errors) == 0 {
 		t.Errorf("got %d requests, %d successes, errors %v; want 5 failed with a connection error", s.Requests, s.Successes, s.Errors)
 	}
 }
 
-// TestGRPCResolveBlackhole resolves a method on a server that accepts
+// TestGRPCResolveBlackhole runs a load, which first looks the method up, a method on a server that accepts
 // connections and never answers: each lookup is bounded by
 // RequestTimeout, even when the context has no deadline. (Unbounded, it
 // would last until grpc-go gives up connecting, after 20 s, or until the
@@ -117,21 +102,23 @@ func TestGRPCUnreachable(t *testing.T) {
 func TestGRPCResolveBlackhole(t *testing.T) {
 	t.Parallel()
 	addr := testpeer.Blackhole(t)
-	g, err := NewGRPC(GRPCConfig{Targets: []GRPCTarget{grpcTarget(addr, loadtest.HealthCheck)}, RequestTimeout: 300 * time.Millisecond})
+	l, err := New(Options{Targets: health(addr), RequestTimeout: 300 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer g.Close()
 	done := make(chan error, 1)
-	go func() { done <- g.Resolve(context.Background()) }()
+	go func() {
+		_, err := l.Run(context.Background(), Plan{Requests: 1})
+		done <- err
+	}()
 	select {
 	case err = <-done:
 	case <-time.After(15 * time.Second):
-		t.Fatal("Resolve still running after 15s with a 300ms RequestTimeout")
+		t.Fatal("Run still looking the method up after 15s with a 300ms RequestTimeout")
 	}
 	var ce *check.ConfigError
 	if err == nil || errors.As(err, &ce) {
-		t.Errorf("Resolve on a blackhole: got %v, want a runtime error, not a config error", err)
+		t.Errorf("Run on a blackhole: got %v, want a runtime error, not a config error", err)
 	}
 }
 
@@ -148,26 +135,29 @@ func TestGRPCConfigErrors(t *testing.T) {
 	os.WriteFile(garbage, []byte("this is not a FileDescriptorSet"), 0o600)
 	tests := []struct {
 		name     string
-		c        GRPCConfig
+		o        Options
 		wantFlag string
 		wantMsg  string
 	}{
-		{"missing method, reflection", GRPCConfig{Targets: []GRPCTarget{grpcTarget(withRefl.Addr, "grpc.health.v1.Health/Nope")}}, "", `no method "Nope"; it has Check, List, Watch`},
-		{"missing service, reflection", GRPCConfig{Targets: []GRPCTarget{grpcTarget(withRefl.Addr, "app.v1.Greeter/Hello")}}, "", `no service "app.v1.Greeter"`},
-		{"missing method, protoset", GRPCConfig{Targets: []GRPCTarget{grpcTarget(noRefl.Addr, "grpc.health.v1.Health/Nope")}, Protosets: []string{protoset}}, "", `no method "Nope"`},
-		{"no reflection", GRPCConfig{Targets: []GRPCTarget{grpcTarget(noRefl.Addr, loadtest.HealthCheck)}}, "", "does not support reflection; give its descriptors with --protoset"},
-		{"garbage protoset", GRPCConfig{Targets: []GRPCTarget{grpcTarget(noRefl.Addr, loadtest.HealthCheck)}, Protosets: []string{garbage}}, "protoset", "could not parse"},
-		{"missing protoset", GRPCConfig{Targets: []GRPCTarget{grpcTarget(noRefl.Addr, loadtest.HealthCheck)}, Protosets: []string{garbage + ".nope"}}, "protoset", "could not load"},
-		{"bad data", GRPCConfig{Targets: []GRPCTarget{grpcTarget(withRefl.Addr, loadtest.HealthCheck)}, Data: []byte(`{"nope":1}`)}, "data", "not a grpc.health.v1.HealthCheckRequest"},
-		{"bad data, protoset", GRPCConfig{Targets: []GRPCTarget{grpcTarget(noRefl.Addr, loadtest.HealthCheck)}, Protosets: []string{protoset}, Data: []byte(`{"service":3}`)}, "data", "not a grpc.health.v1.HealthCheckRequest"},
+		{"missing method, reflection", Options{Targets: grpcURL("grpc", withRefl.Addr, "grpc.health.v1.Health/Nope")}, "", `no method "Nope"; it has Check, List, Watch`},
+		{"missing service, reflection", Options{Targets: grpcURL("grpc", withRefl.Addr, "app.v1.Greeter/Hello")}, "", `no service "app.v1.Greeter"`},
+		{"missing method, protoset", Options{Targets: grpcURL("grpc", noRefl.Addr, "grpc.health.v1.Health/Nope"), Protosets: []string{protoset}}, "", `no method "Nope"`},
+		{"no reflection", Options{Targets: health(noRefl.Addr)}, "", "does not support reflection; give its descriptors with --protoset"},
+		{"garbage protoset", Options{Targets: health(noRefl.Addr), Protosets: []string{garbage}}, "protoset", "could not parse"},
+		{"missing protoset", Options{Targets: health(noRefl.Addr), Protosets: []string{garbage + ".nope"}}, "protoset", "could not load"},
+		{"bad data", Options{Targets: health(withRefl.Addr), Data: []byte(`{"nope":1}`)}, "data", "not a grpc.health.v1.HealthCheckRequest"},
+		{"bad data, protoset", Options{Targets: health(noRefl.Addr), Protosets: []string{protoset}, Data: []byte(`{"service":3}`)}, "data", "not a grpc.health.v1.HealthCheckRequest"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			g, err := NewGRPC(tt.c)
+			l, err := New(tt.o)
 			if err == nil {
-				defer g.Close()
-				err = g.Resolve(context.Background())
+				var s Summary
+				s, err = l.Run(context.Background(), Plan{Requests: 1})
+				if s.Requests != 0 {
+					t.Errorf("got %d requests sent, want none", s.Requests)
+				}
 			}
 			var ce *check.ConfigError
 			if !errors.As(err, &ce) {

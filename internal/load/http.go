@@ -7,7 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"strings"
+	"slices"
 	"sync"
 	"time"
 
@@ -16,41 +16,51 @@ import (
 	"github.com/podlife/podlife/internal/check"
 )
 
-// HTTPConfig configures HTTP load.
-type HTTPConfig struct {
-	// Targets are the requests to send, round-robin.
-	Targets []vegeta.Target
-	// TLS configures https:// targets; nil means the system defaults.
-	TLS *tls.Config
-	// HTTP2 negotiates HTTP/2 with https:// targets (ALPN); otherwise
-	// HTTP/1.1 only.
-	HTTP2 bool
-	// H2C sends http:// requests as cleartext HTTP/2 with prior
-	// knowledge.
-	H2C bool
-	// UnixSocket, when set, carries every request over this unix socket.
-	UnixSocket string
-	// UseProxy honors the proxy environment variables, never for
-	// loopback targets.
-	UseProxy bool
-	// RequestTimeout bounds each request; 0 means 10 s.
-	RequestTimeout time.Duration
+// httpEngine sends HTTP load through a vegeta Attacker.
+type httpEngine struct {
+	requests    []vegeta.Target // round-robin
+	tls         *tls.Config     // for https:// targets
+	http2       bool            // negotiate HTTP/2 over TLS
+	h2c         bool            // cleartext HTTP/2 with prior knowledge
+	multiplexed bool            // the load may run over HTTP/2
+	unixSocket  string
+	useProxy    bool
+	timeout     time.Duration // per request
 }
 
-// DefaultRequestTimeout is the bound on one request when none is given.
-const DefaultRequestTimeout = 10 * time.Second
+// newHTTP prepares the HTTP load of ts.
+func newHTTP(o Options, ts *targets) (*httpEngine, error) {
+	e := &httpEngine{
+		requests:   ts.http,
+		http2:      o.HTTP2,
+		h2c:        o.H2C,
+		unixSocket: o.UnixSocket,
+		useProxy:   o.UseProxy,
+		timeout:    cmp(o.RequestTimeout, DefaultRequestTimeout),
+	}
+	// h2c is HTTP/2 on every http:// target; with HTTP2, https://
+	// targets negotiate it.
+	e.multiplexed = o.H2C || o.HTTP2 && slices.Contains(ts.schemes, "https")
+	if ts.tls {
+		tc, err := o.TLS.Config("")
+		if err != nil {
+			return nil, err
+		}
+		e.tls = tc
+	}
+	return e, nil
+}
 
-// RunHTTP sends the load of plan to the targets of c through a vegeta
-// Attacker and returns its summary. It returns when the plan is done or
-// ctx ends; requests in flight when ctx ends are aborted and not
-// counted.
-func RunHTTP(ctx context.Context, c HTTPConfig, plan Plan) Summary {
-	conc := plan.workers()
-	timeout := cmp(c.RequestTimeout, DefaultRequestTimeout)
+func (e *httpEngine) open(context.Context) error { return nil }
+
+func (e *httpEngine) close() {}
+
+// send runs a vegeta Attacker with workers workers and p as its pacer.
+func (e *httpEngine) send(ctx, pctx context.Context, p *pacer, workers int, rec recordFunc) {
 	conns := &connSet{conns: map[*trackedConn]struct{}{}}
 	defer context.AfterFunc(ctx, conns.closeAll)()
 	client := &http.Client{
-		Transport: c.transport(conc, conns),
+		Transport: e.transport(workers, conns),
 		CheckRedirect: func(*http.Request, []*http.Request) error {
 			return http.ErrUseLastResponse // a redirect is an answer
 		},
@@ -61,76 +71,31 @@ func RunHTTP(ctx context.Context, c HTTPConfig, plan Plan) Summary {
 	// other requests and, when it fires, fail them all. There,
 	// Client.Timeout bounds each request, for a context and a timer
 	// apiece.
-	if c.multiplexed() {
-		client.Timeout = timeout
+	if e.multiplexed {
+		client.Timeout = e.timeout
 	} else {
-		conns.timeout = timeout
+		conns.timeout = e.timeout
 	}
 	defer client.CloseIdleConnections()
 	// Only options that do not reach into the transport: Client replaces
 	// vegeta's, and vegeta's transport options would type-assert it.
 	atk := vegeta.NewAttacker(
 		vegeta.Client(client),
-		vegeta.Workers(uint64(conc)),
-		vegeta.MaxWorkers(uint64(conc)),
+		vegeta.Workers(uint64(workers)),
+		vegeta.MaxWorkers(uint64(workers)),
 		vegeta.MaxBody(0), // never keep response bodies
 	)
-
-	pctx, stopPacing := plan.pacing(ctx)
-	defer stopPacing()
 	// Stop unblocks vegeta's loop when every worker is busy; the pacer
 	// sees pctx itself.
 	defer context.AfterFunc(pctx, func() { atk.Stop() })()
-
-	rec := newRecorder(plan.Warm, false)
-	warm := false
-	began := time.Now()
-	results := atk.Attack(vegeta.NewStaticTargeter(c.Targets...), newPacer(pctx, plan), 0, "")
-	for res := range results {
-		if res.Code == 0 && ctx.Err() != nil {
-			continue // aborted by us, not by the target
-		}
+	for res := range atk.Attack(vegeta.NewStaticTargeter(e.requests...), p, 0, "") {
 		code := -1
 		if res.Code != 0 {
 			code = int(res.Code)
 		}
 		ok := res.Code >= 200 && res.Code < 400 && res.Error == ""
-		if rec.record(res.Timestamp, res.Latency, code, ok, res.Error) && !warm {
-			warm = true
-			stopPacing()
-		}
+		rec(res.Timestamp, res.Latency, code, ok, res.Error)
 	}
-	return rec.summary(stopReason(ctx, pctx, warm), time.Since(began))
-}
-
-// multiplexed reports whether the load may run over HTTP/2: with h2c, or
-// with HTTP2 and an https:// target.
-func (c HTTPConfig) multiplexed() bool {
-	if c.H2C {
-		return true
-	}
-	if !c.HTTP2 {
-		return false
-	}
-	for _, t := range c.Targets {
-		if len(t.URL) >= len("https:") && strings.EqualFold(t.URL[:len("https:")], "https:") {
-			return true
-		}
-	}
-	return false
-}
-
-// stopReason tells why a load ended, from its contexts.
-func stopReason(ctx, pctx context.Context, warm bool) Stop {
-	switch {
-	case ctx.Err() != nil:
-		return StopCancelled
-	case warm:
-		return StopWarm
-	case errors.Is(pctx.Err(), context.DeadlineExceeded):
-		return StopDuration
-	}
-	return StopRequests
 }
 
 func cmp(d, def time.Duration) time.Duration {
@@ -146,12 +111,12 @@ func cmp(d, def time.Duration) time.Duration {
 // http.Protocols (vegeta's H2C option swaps the transport out), every
 // connection tracked in conns so that the end of the load can abort the
 // requests in flight (vegeta builds its requests without a context).
-func (c HTTPConfig) transport(conc int, conns *connSet) *http.Transport {
-	timeout := cmp(c.RequestTimeout, DefaultRequestTimeout)
+func (e *httpEngine) transport(conc int, conns *connSet) *http.Transport {
+	timeout := e.timeout
 	d := &net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second}
 	network, socket := "tcp", ""
-	if c.UnixSocket != "" {
-		network, socket = "unix", c.UnixSocket
+	if e.unixSocket != "" {
+		network, socket = "unix", e.unixSocket
 	}
 	tr := &http.Transport{
 		DialContext: func(ctx context.Context, _, addr string) (net.Conn, error) {
@@ -160,23 +125,23 @@ func (c HTTPConfig) transport(conc int, conns *connSet) *http.Transport {
 			}
 			return conns.dial(ctx, d, network, addr)
 		},
-		TLSClientConfig:     c.TLS.Clone(), // the transport edits NextProtos
+		TLSClientConfig:     e.tls.Clone(), // the transport edits NextProtos
 		MaxIdleConnsPerHost: conc,
 		DisableCompression:  true,
 		TLSHandshakeTimeout: timeout,
 		Protocols:           new(http.Protocols),
 	}
 	switch {
-	case c.H2C:
+	case e.h2c:
 		tr.Protocols.SetUnencryptedHTTP2(true)
 		tr.Protocols.SetHTTP2(true)
-	case c.HTTP2:
+	case e.http2:
 		tr.Protocols.SetHTTP1(true)
 		tr.Protocols.SetHTTP2(true)
 	default:
 		tr.Protocols.SetHTTP1(true)
 	}
-	if c.UseProxy && socket == "" {
+	if e.useProxy && socket == "" {
 		tr.Proxy = func(r *http.Request) (*url.URL, error) {
 			if check.IsLoopback(r.URL.Hostname()) {
 				return nil, nil

@@ -12,20 +12,34 @@ import (
 	"testing"
 	"time"
 
-	vegeta "github.com/tsenart/vegeta/v12/lib"
-
 	"github.com/podlife/podlife/internal/check"
 	"github.com/podlife/podlife/internal/load/loadtest"
 	"github.com/podlife/podlife/internal/testpeer"
 )
 
-func get(url string) []vegeta.Target {
-	return []vegeta.Target{{Method: "GET", URL: url}}
+// run prepares and runs a load; it fails the test when the load cannot
+// be prepared or started.
+func run(t testing.TB, o Options, plan Plan) Summary {
+	t.Helper()
+	return runCtx(context.Background(), t, o, plan)
 }
 
-// TestRunHTTPExactCount proves that exactly Plan.Requests requests reach
+func runCtx(ctx context.Context, t testing.TB, o Options, plan Plan) Summary {
+	t.Helper()
+	l, err := New(o)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	s, err := l.Run(ctx, plan)
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	return s
+}
+
+// TestHTTPExactCount proves that exactly Plan.Requests requests reach
 // the server, whatever the concurrency and rate.
-func TestRunHTTPExactCount(t *testing.T) {
+func TestHTTPExactCount(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		n    uint64
@@ -41,7 +55,7 @@ func TestRunHTTPExactCount(t *testing.T) {
 	for _, tt := range tests {
 		var c loadtest.Counter
 		srv := loadtest.Server(t, &c)
-		s := RunHTTP(context.Background(), HTTPConfig{Targets: get(srv.URL + "/")}, Plan{Requests: tt.n, Concurrency: tt.conc, Rate: tt.rate})
+		s := run(t, Options{Targets: []string{srv.URL + "/"}}, Plan{Requests: tt.n, Concurrency: tt.conc, Rate: tt.rate})
 		if got := c.N(); got != int64(tt.n) {
 			t.Errorf("N=%d C=%d R=%v: got %d requests at the server, want exactly %d", tt.n, tt.conc, tt.rate, got, tt.n)
 		}
@@ -57,18 +71,17 @@ func TestRunHTTPExactCount(t *testing.T) {
 	}
 }
 
-// TestRunHTTPSpreadsTargets checks that several targets share the load
+// TestHTTPSpreadsTargets checks that several targets share the load
 // evenly and that method, headers, body and Host arrive.
-func TestRunHTTPSpreadsTargets(t *testing.T) {
+func TestHTTPSpreadsTargets(t *testing.T) {
 	t.Parallel()
 	var c loadtest.Counter
 	srv := loadtest.Server(t, &c)
-	hdr := http.Header{"X-Test": {"warm"}, "Host": {"app.example"}}
-	var tgts []vegeta.Target
+	o := Options{Method: "POST", Body: []byte(`{"k":1}`), Header: http.Header{"X-Test": {"warm"}}, Authority: "app.example"}
 	for _, p := range []string{"/a", "/b", "/c"} {
-		tgts = append(tgts, vegeta.Target{Method: "POST", URL: srv.URL + p, Body: []byte(`{"k":1}`), Header: hdr})
+		o.Targets = append(o.Targets, srv.URL+p)
 	}
-	RunHTTP(context.Background(), HTTPConfig{Targets: tgts}, Plan{Requests: 300, Concurrency: 5})
+	run(t, o, Plan{Requests: 300, Concurrency: 5})
 	for _, p := range []string{"/a", "/b", "/c"} {
 		if got := c.Path(p); got != 100 {
 			t.Errorf("%s: got %d requests, want 100 (a third each)", p, got)
@@ -79,7 +92,7 @@ func TestRunHTTPSpreadsTargets(t *testing.T) {
 	}
 }
 
-func TestRunHTTPStatusesAndErrors(t *testing.T) {
+func TestHTTPStatusesAndErrors(t *testing.T) {
 	t.Parallel()
 	c := loadtest.Counter{Status: func(n int64) int {
 		if n%4 == 0 {
@@ -88,7 +101,7 @@ func TestRunHTTPStatusesAndErrors(t *testing.T) {
 		return http.StatusOK
 	}}
 	srv := loadtest.Server(t, &c)
-	s := RunHTTP(context.Background(), HTTPConfig{Targets: get(srv.URL)}, Plan{Requests: 100, Concurrency: 4})
+	s := run(t, Options{Targets: []string{srv.URL}}, Plan{Requests: 100, Concurrency: 4})
 	if s.Codes["200"] != 75 || s.Codes["503"] != 25 || s.Successes != 75 {
 		t.Errorf("got codes %v and %d successes, want 75×200 and 25×503", s.Codes, s.Successes)
 	}
@@ -96,7 +109,7 @@ func TestRunHTTPStatusesAndErrors(t *testing.T) {
 		t.Errorf("success ratio: got %v, want %v", got, want)
 	}
 
-	s = RunHTTP(context.Background(), HTTPConfig{Targets: get("http://" + testpeer.ClosedPort(t) + "/")}, Plan{Requests: 10, Concurrency: 2})
+	s = run(t, Options{Targets: []string{"http://" + testpeer.ClosedPort(t) + "/"}}, Plan{Requests: 10, Concurrency: 2})
 	if s.Requests != 10 || s.Successes != 0 || len(s.Codes) != 0 {
 		t.Errorf("refused: got %d requests, %d successes, codes %v; want 10, 0, none", s.Requests, s.Successes, s.Codes)
 	}
@@ -105,13 +118,10 @@ func TestRunHTTPStatusesAndErrors(t *testing.T) {
 	}
 }
 
-func TestRunHTTPProtocols(t *testing.T) {
+func TestHTTPProtocols(t *testing.T) {
 	t.Parallel()
 	pki := testpeer.NewPKI(t)
-	tlsConf, err := check.TLSOptions{CAFile: pki.CAFile}.Config("")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ca := check.TLSOptions{CAFile: pki.CAFile}
 	newTLS := func(c *loadtest.Counter) *httptest.Server { return loadtest.TLSServer(t, c, pki) }
 	newH2C := func(c *loadtest.Counter) *httptest.Server {
 		s := httptest.NewUnstartedServer(c)
@@ -125,21 +135,21 @@ func TestRunHTTPProtocols(t *testing.T) {
 	tests := []struct {
 		name  string
 		start func(*loadtest.Counter) *httptest.Server
-		conf  HTTPConfig
+		conf  Options
 		proto int
 	}{
-		{"https negotiates HTTP/2", newTLS, HTTPConfig{TLS: tlsConf, HTTP2: true}, 2},
-		{"https HTTP/1.1 on request", newTLS, HTTPConfig{TLS: tlsConf, HTTP2: false}, 1},
-		{"h2c", newH2C, HTTPConfig{H2C: true}, 2},
-		{"http", newH2C, HTTPConfig{}, 1},
+		{"https negotiates HTTP/2", newTLS, Options{TLS: ca, HTTP2: true}, 2},
+		{"https HTTP/1.1 on request", newTLS, Options{TLS: ca, HTTP2: false}, 1},
+		{"h2c", newH2C, Options{H2C: true}, 2},
+		{"http", newH2C, Options{}, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			var c loadtest.Counter
 			srv := tt.start(&c)
-			tt.conf.Targets = get(srv.URL + "/")
-			s := RunHTTP(context.Background(), tt.conf, Plan{Requests: 50, Concurrency: 4})
+			tt.conf.Targets = []string{srv.URL + "/"}
+			s := run(t, tt.conf, Plan{Requests: 50, Concurrency: 4})
 			if s.Successes != 50 {
 				t.Fatalf("got %d successes (errors %v), want 50", s.Successes, s.Errors)
 			}
@@ -150,7 +160,7 @@ func TestRunHTTPProtocols(t *testing.T) {
 	}
 }
 
-func TestRunHTTPUnixSocket(t *testing.T) {
+func TestHTTPUnixSocket(t *testing.T) {
 	t.Parallel()
 	sock := filepath.Join(t.TempDir(), "app.sock")
 	ln, err := net.Listen("unix", sock)
@@ -161,18 +171,18 @@ func TestRunHTTPUnixSocket(t *testing.T) {
 	srv := &http.Server{Handler: &c, ReadHeaderTimeout: 5 * time.Second}
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
-	s := RunHTTP(context.Background(), HTTPConfig{Targets: get("http://localhost/"), UnixSocket: sock}, Plan{Requests: 20, Concurrency: 2})
+	s := run(t, Options{Targets: []string{"http://localhost/"}, UnixSocket: sock}, Plan{Requests: 20, Concurrency: 2})
 	if s.Successes != 20 || c.N() != 20 {
 		t.Errorf("got %d successes, %d at the server (errors %v), want 20", s.Successes, c.N(), s.Errors)
 	}
 }
 
-func TestRunHTTPStopsOnDurationAndWarm(t *testing.T) {
+func TestHTTPStopsOnDurationAndWarm(t *testing.T) {
 	t.Parallel()
 	t.Run("duration", func(t *testing.T) {
 		t.Parallel()
 		srv := loadtest.Server(t, &loadtest.Counter{})
-		s := RunHTTP(context.Background(), HTTPConfig{Targets: get(srv.URL)}, Plan{Duration: 200 * time.Millisecond, Rate: 200, Concurrency: 2})
+		s := run(t, Options{Targets: []string{srv.URL}}, Plan{Duration: 200 * time.Millisecond, Rate: 200, Concurrency: 2})
 		if s.Stop != StopDuration || s.Requests == 0 {
 			t.Errorf("got stop %q after %d requests, want %q after some", s.Stop, s.Requests, StopDuration)
 		}
@@ -182,7 +192,7 @@ func TestRunHTTPStopsOnDurationAndWarm(t *testing.T) {
 		var c loadtest.Counter
 		srv := loadtest.Server(t, &c)
 		plan := Plan{Requests: 1_000_000, Concurrency: 4, Warm: Warm{P99: 5 * time.Second, Window: 20 * time.Millisecond}}
-		s := RunHTTP(context.Background(), HTTPConfig{Targets: get(srv.URL)}, plan)
+		s := run(t, Options{Targets: []string{srv.URL}}, plan)
 		if s.Stop != StopWarm || s.Requests >= plan.Requests || s.Windows != 1 {
 			t.Errorf("got stop %q after %d requests and %d windows, want %q after one window", s.Stop, s.Requests, s.Windows, StopWarm)
 		}
@@ -192,9 +202,9 @@ func TestRunHTTPStopsOnDurationAndWarm(t *testing.T) {
 	})
 }
 
-// TestRunHTTPCancel checks that cancelling the context aborts requests in
+// TestHTTPCancel checks that cancelling the context aborts requests in
 // flight at once, and that they are not counted.
-func TestRunHTTPCancel(t *testing.T) {
+func TestHTTPCancel(t *testing.T) {
 	t.Parallel()
 	inFlight := make(chan struct{}, 100)
 	srv := loadtest.Server(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -212,24 +222,24 @@ func TestRunHTTPCancel(t *testing.T) {
 		cancel()
 	}()
 	start := time.Now()
-	s := RunHTTP(ctx, HTTPConfig{Targets: get(srv.URL), RequestTimeout: time.Minute}, Plan{Requests: 100, Concurrency: 4})
+	s := runCtx(ctx, t, Options{Targets: []string{srv.URL}, RequestTimeout: time.Minute}, Plan{Requests: 100, Concurrency: 4})
 	if d := time.Since(start); d > 10*time.Second {
-		t.Errorf("got RunHTTP returning %v after the cancel, want promptly (the handlers block 30 s)", d)
+		t.Errorf("got Run returning %v after the cancel, want promptly (the handlers block 30 s)", d)
 	}
 	if s.Stop != StopCancelled || s.Requests != 0 {
 		t.Errorf("got stop %q with %d requests (%v), want %q with the aborted ones not counted", s.Stop, s.Requests, s.Errors, StopCancelled)
 	}
 }
 
-// TestRunHTTPRequestTimeout checks that a request the server does not
+// TestHTTPRequestTimeout checks that a request the server does not
 // answer fails after RequestTimeout, as an error of the target.
-func TestRunHTTPRequestTimeout(t *testing.T) {
+func TestHTTPRequestTimeout(t *testing.T) {
 	t.Parallel()
 	c := &loadtest.Counter{Block: make(chan struct{})}
 	srv := loadtest.Server(t, c)
 	t.Cleanup(func() { close(c.Block) })
 	start := time.Now()
-	s := RunHTTP(context.Background(), HTTPConfig{Targets: get(srv.URL), RequestTimeout: 200 * time.Millisecond}, Plan{Requests: 8, Concurrency: 4})
+	s := run(t, Options{Targets: []string{srv.URL}, RequestTimeout: 200 * time.Millisecond}, Plan{Requests: 8, Concurrency: 4})
 	if d := time.Since(start); d > 10*time.Second {
 		t.Errorf("took %v with a 200ms request timeout, want it bounded", d)
 	}
@@ -242,14 +252,14 @@ func TestRunHTTPRequestTimeout(t *testing.T) {
 	}
 }
 
-// TestRunHTTPRequestTimeoutH2C checks that under HTTP/2 RequestTimeout
+// TestHTTPRequestTimeoutH2C checks that under HTTP/2 RequestTimeout
 // bounds each request, not the connection that carries them all: one
 // request that the server never answers times out alone, while the
 // others on the same connection go on. The server answers the others
 // only once the hanging request has been given up, so a timeout of the
 // whole connection (which the other requests would keep pushing back,
 // then fire on all of them) fails every request.
-func TestRunHTTPRequestTimeoutH2C(t *testing.T) {
+func TestHTTPRequestTimeoutH2C(t *testing.T) {
 	t.Parallel()
 	gone := make(chan struct{})
 	var once sync.Once
@@ -271,33 +281,40 @@ func TestRunHTTPRequestTimeoutH2C(t *testing.T) {
 	t.Cleanup(srv.Close)
 	// One hanging request, then one every 500 ms: the first of those
 	// waits about 500 ms of its 1 s for the hanging one to time out.
-	tgts := get(srv.URL + "/hang")
+	tgts := []string{srv.URL + "/hang"}
 	for range 5 {
-		tgts = append(tgts, get(srv.URL+"/ok")...)
+		tgts = append(tgts, srv.URL+"/ok")
 	}
-	s := RunHTTP(context.Background(), HTTPConfig{Targets: tgts, H2C: true, RequestTimeout: time.Second}, Plan{Requests: 6, Rate: 2, Concurrency: 6})
+	s := run(t, Options{Targets: tgts, H2C: true, RequestTimeout: time.Second}, Plan{Requests: 6, Rate: 2, Concurrency: 6})
 	if s.Requests != 6 || s.Successes < 4 || s.Errors[ErrTimeout] < 1 {
 		t.Errorf("got %d requests, %d successes, errors %v; want 6, the hanging one a timeout, the others (at least 4) successes", s.Requests, s.Successes, s.Errors)
 	}
 }
 
+// TestMultiplexed checks when the load may run over HTTP/2, which
+// decides how a request is bounded in time; the scheme is read parsed,
+// whatever its case.
 func TestMultiplexed(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		conf HTTPConfig
+		o    Options
 		want bool
 	}{
-		{HTTPConfig{Targets: get("http://127.0.0.1/")}, false},
-		{HTTPConfig{Targets: get("http://127.0.0.1/"), HTTP2: true}, false}, // HTTP/2 is negotiated over TLS only
-		{HTTPConfig{Targets: get("http://127.0.0.1/"), H2C: true}, true},
-		{HTTPConfig{Targets: get("https://127.0.0.1/"), HTTP2: true}, true},
-		{HTTPConfig{Targets: get("HTTPS://127.0.0.1/"), HTTP2: true}, true},
-		{HTTPConfig{Targets: get("https://127.0.0.1/")}, false},
-		{HTTPConfig{Targets: append(get("http://127.0.0.1/"), get("https://127.0.0.1/")...), HTTP2: true}, true},
+		{Options{Targets: []string{"http://127.0.0.1/"}}, false},
+		{Options{Targets: []string{"http://127.0.0.1/"}, HTTP2: true}, false}, // HTTP/2 is negotiated over TLS only
+		{Options{Targets: []string{"http://127.0.0.1/"}, H2C: true}, true},
+		{Options{Targets: []string{"https://127.0.0.1/"}, HTTP2: true}, true},
+		{Options{Targets: []string{"HTTPS://127.0.0.1/"}, HTTP2: true}, true},
+		{Options{Targets: []string{"https://127.0.0.1/"}}, false},
+		{Options{Targets: []string{"http://127.0.0.1/", "https://127.0.0.1/"}, HTTP2: true}, true},
 	}
 	for _, tt := range tests {
-		if got := tt.conf.multiplexed(); got != tt.want {
-			t.Errorf("targets %v, HTTP2 %v, H2C %v: got multiplexed %v, want %v", tt.conf.Targets, tt.conf.HTTP2, tt.conf.H2C, got, tt.want)
+		l, err := New(tt.o)
+		if err != nil {
+			t.Fatalf("%v: %v", tt.o.Targets, err)
+		}
+		if got := l.engine.(*httpEngine).multiplexed; got != tt.want {
+			t.Errorf("targets %v, HTTP2 %v, H2C %v: got multiplexed %v, want %v", tt.o.Targets, tt.o.HTTP2, tt.o.H2C, got, tt.want)
 		}
 	}
 }

@@ -5,8 +5,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"runtime"
+	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
+
+	"github.com/podlife/podlife/internal/load/loadtest"
 )
 
 func TestPlanWorkers(t *testing.T) {
@@ -39,6 +43,18 @@ const manyWorkers = 20_000
 // below manyWorkers.
 const goroutinesBound = 1_000
 
+// funcEngine is an engine whose requests are calls of a function, sent
+// by drive as the gRPC engine's are.
+type funcEngine doFunc
+
+func (funcEngine) open(context.Context) error { return nil }
+
+func (funcEngine) close() {}
+
+func (e funcEngine) send(ctx, pctx context.Context, p *pacer, workers int, rec recordFunc) {
+	drive(ctx, pctx, p, workers, doFunc(e), rec)
+}
+
 // TestFewRequestsFewWorkers checks that both engines start no more
 // workers than requests: a --concurrency far above --requests costs
 // nothing. It counts the goroutines of the process, so it does not run in
@@ -58,12 +74,13 @@ func TestFewRequestsFewWorkers(t *testing.T) {
 	}
 	plan := Plan{Requests: 3, Concurrency: manyWorkers}
 
-	s := drive(context.Background(), plan, false, func(context.Context, uint64) (int, bool, string) {
+	l := &Load{engine: funcEngine(func(context.Context, uint64) (int, bool, string) {
 		note()
 		return 200, true, ""
-	})
-	if s.Requests != 3 {
-		t.Errorf("drive: got %d requests, want 3", s.Requests)
+	})}
+	s, err := l.Run(context.Background(), plan)
+	if err != nil || s.Requests != 3 {
+		t.Errorf("drive: got %d requests (%v), want 3", s.Requests, err)
 	}
 	if got := most.Load(); got > goroutinesBound {
 		t.Errorf("drive: got %d goroutines for 3 requests at concurrency %d, want fewer than %d", got, manyWorkers, goroutinesBound)
@@ -72,11 +89,91 @@ func TestFewRequestsFewWorkers(t *testing.T) {
 	most.Store(0)
 	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { note() }))
 	t.Cleanup(srv.Close)
-	s = RunHTTP(context.Background(), HTTPConfig{Targets: get(srv.URL)}, plan)
+	s = run(t, Options{Targets: []string{srv.URL}}, plan)
 	if s.Requests != 3 || s.Successes != 3 {
-		t.Errorf("RunHTTP: got %d requests, %d successes, want 3 of each", s.Requests, s.Successes)
+		t.Errorf("HTTP: got %d requests, %d successes, want 3 of each", s.Requests, s.Successes)
 	}
 	if got := most.Load(); got > goroutinesBound {
-		t.Errorf("RunHTTP: got %d goroutines for 3 requests at concurrency %d, want fewer than %d", got, manyWorkers, goroutinesBound)
+		t.Errorf("HTTP: got %d goroutines for 3 requests at concurrency %d, want fewer than %d", got, manyWorkers, goroutinesBound)
+	}
+}
+
+// scheduleClock is a pacer's clock that waits for nothing and records
+// when each hit was due.
+type scheduleClock struct {
+	mu  sync.Mutex
+	due []time.Duration
+}
+
+func (c *scheduleClock) waitUntil(_ context.Context, _, due time.Duration) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.due = append(c.due, due)
+	return true
+}
+
+// TestEnginesFollowTheSchedule runs each engine on a plan with a rate and
+// a ramp, with a clock that records when the pacer let each request go
+// instead of waiting: every request, in order, went at the time the ramp
+// and the rate set for it. No wall clock is read, so a loaded machine
+// cannot make it fail.
+func TestEnginesFollowTheSchedule(t *testing.T) {
+	t.Parallel()
+	// 500/s after a 100 ms ramp from 0: hit n is due at √(2·0.1·n/500) s
+	// during the ramp (25 hits), then every 2 ms.
+	plan := Plan{Requests: 40, Rate: 500, Ramp: 100 * time.Millisecond, Concurrency: 4}
+	want := map[int]time.Duration{ // hit (from 1): due
+		1:  20 * time.Millisecond,
+		4:  40 * time.Millisecond,
+		16: 80 * time.Millisecond,
+		25: 100 * time.Millisecond,
+		26: 102 * time.Millisecond,
+		40: 130 * time.Millisecond,
+	}
+	var counter loadtest.Counter
+	srv := loadtest.Server(t, &counter)
+	peer := loadtest.NewGRPCPeer(t, true, nil)
+	tests := []struct {
+		name   string
+		o      Options
+		served func() int64
+	}{
+		{"HTTP, vegeta", Options{Targets: []string{srv.URL}}, counter.N},
+		{"gRPC, drive", Options{Targets: health(peer.Addr)}, peer.Calls},
+	}
+	for _, tt := range tests {
+		l, err := New(tt.o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := &scheduleClock{}
+		l.clock = c
+		s, err := l.Run(context.Background(), plan)
+		if err != nil || s.Requests != 40 || tt.served() != 40 {
+			t.Fatalf("%s: got %d requests, %d served (%v), want 40", tt.name, s.Requests, tt.served(), err)
+		}
+		c.mu.Lock()
+		due := c.due
+		c.mu.Unlock()
+		if len(due) != 40 {
+			t.Fatalf("%s: the pacer let %d requests go, want each of the 40", tt.name, len(due))
+		}
+		for hit, d := range want {
+			if got := due[hit-1]; got < d-time.Microsecond || got > d+time.Microsecond {
+				t.Errorf("%s: request %d went at %v, want %v", tt.name, hit, got, d)
+			}
+		}
+		for i := 1; i < len(due); i++ {
+			gap, prev := due[i]-due[i-1], time.Duration(0)
+			if i > 1 {
+				prev = due[i-1] - due[i-2]
+			}
+			switch {
+			case i < 25 && i > 1 && gap >= prev:
+				t.Errorf("%s: gap before request %d is %v, after %v: want the ramp to shorten each gap", tt.name, i+1, gap, prev)
+			case i >= 25 && (gap < 2*time.Millisecond-time.Microsecond || gap > 2*time.Millisecond+time.Microsecond):
+				t.Errorf("%s: gap before request %d is %v, want 2ms (500/s)", tt.name, i+1, gap)
+			}
+		}
 	}
 }

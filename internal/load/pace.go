@@ -11,19 +11,32 @@ import (
 // pacer is a vegeta.Pacer that also enforces the count limit and stops
 // promptly: it does its waiting itself, on a timer it abandons when ctx
 // ends, so that a slow rate never holds up a cancellation (vegeta's own
-// loop sleeps without looking at anything).
+// loop sleeps without looking at anything). The gRPC engine asks it too.
 type pacer struct {
 	ctx   context.Context
 	limit uint64        // 0: no count limit
 	rate  float64       // per second; 0: unlimited
 	ramp  time.Duration // linear ramp from 0 to rate
-	timer *time.Timer
+	clock clock
 }
 
 var _ vegeta.Pacer = (*pacer)(nil)
 
-func newPacer(ctx context.Context, p Plan) *pacer {
-	pc := &pacer{ctx: ctx, limit: p.Requests, rate: p.Rate}
+// clock is how a pacer waits for the next hit. The real one waits on a
+// timer; a test's records when each hit is due and waits for nothing.
+type clock interface {
+	// waitUntil waits until due, a time since the load began, of which
+	// elapsed has passed; it returns false when ctx ends first.
+	waitUntil(ctx context.Context, elapsed, due time.Duration) bool
+}
+
+// newPacer returns the pacer of plan under ctx; c nil means the real
+// clock.
+func newPacer(ctx context.Context, p Plan, c clock) *pacer {
+	if c == nil {
+		c = &timerClock{}
+	}
+	pc := &pacer{ctx: ctx, limit: p.Requests, rate: p.Rate, clock: c}
 	if p.Rate > 0 {
 		pc.ramp = p.Ramp
 	}
@@ -42,22 +55,7 @@ func (p *pacer) Pace(elapsed time.Duration, hits uint64) (time.Duration, bool) {
 	if p.rate <= 0 {
 		return 0, false
 	}
-	wait := p.due(hits+1) - elapsed
-	if wait <= 0 {
-		return 0, false
-	}
-	if p.timer == nil {
-		p.timer = time.NewTimer(wait)
-	} else {
-		p.timer.Reset(wait)
-	}
-	select {
-	case <-p.timer.C:
-		return 0, false
-	case <-p.ctx.Done():
-		p.timer.Stop()
-		return 0, true
-	}
+	return 0, !p.clock.waitUntil(p.ctx, elapsed, p.due(hits+1))
 }
 
 // due returns the time at which the n-th hit is due: n/rate without a
@@ -84,4 +82,28 @@ func (p *pacer) Rate(elapsed time.Duration) float64 {
 		return p.rate * elapsed.Seconds() / p.ramp.Seconds()
 	}
 	return p.rate
+}
+
+// timerClock waits on one timer, reused from hit to hit.
+type timerClock struct {
+	timer *time.Timer
+}
+
+func (c *timerClock) waitUntil(ctx context.Context, elapsed, due time.Duration) bool {
+	wait := due - elapsed
+	if wait <= 0 {
+		return true
+	}
+	if c.timer == nil {
+		c.timer = time.NewTimer(wait)
+	} else {
+		c.timer.Reset(wait)
+	}
+	select {
+	case <-c.timer.C:
+		return true
+	case <-ctx.Done():
+		c.timer.Stop()
+		return false
+	}
 }

@@ -27,7 +27,7 @@ func TestPacerDue(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			p := newPacer(context.Background(), tt.plan)
+			p := newPacer(context.Background(), tt.plan, nil)
 			if p.rate == 0 {
 				if p.ramp != 0 {
 					t.Errorf("got ramp %v with no rate, want 0", p.ramp)
@@ -44,7 +44,7 @@ func TestPacerDue(t *testing.T) {
 
 func TestPacerRate(t *testing.T) {
 	t.Parallel()
-	p := newPacer(context.Background(), Plan{Rate: 100, Ramp: 10 * time.Second})
+	p := newPacer(context.Background(), Plan{Rate: 100, Ramp: 10 * time.Second}, nil)
 	for _, tt := range []struct {
 		at   time.Duration
 		want float64
@@ -57,7 +57,7 @@ func TestPacerRate(t *testing.T) {
 
 func TestPacerStops(t *testing.T) {
 	t.Parallel()
-	p := newPacer(context.Background(), Plan{Requests: 3})
+	p := newPacer(context.Background(), Plan{Requests: 3}, nil)
 	for hits := uint64(0); hits < 3; hits++ {
 		if _, stop := p.Pace(0, hits); stop {
 			t.Fatalf("Pace after %d hits: got stop, want go on to 3", hits)
@@ -69,7 +69,7 @@ func TestPacerStops(t *testing.T) {
 
 	// A cancelled context ends a long wait at once.
 	ctx, cancel := context.WithCancel(context.Background())
-	p = newPacer(ctx, Plan{Rate: 0.001}) // next hit due in 1000 s
+	p = newPacer(ctx, Plan{Rate: 0.001}, nil) // next hit due in 1000 s
 	done := make(chan bool)
 	go func() {
 		_, stop := p.Pace(0, 0)

@@ -134,7 +134,7 @@ const HealthCheck = "grpc.health.v1.Health/Check"
 // GRPCPeer is a grpc-go server with the health service ("app" is
 // SERVING), counting calls to Check.
 type GRPCPeer struct {
-	// Addr is the server's 127.0.0.1:port.
+	// Addr is the server's 127.0.0.1:port, or its unix socket.
 	Addr  string
 	calls atomic.Int64
 }
@@ -142,10 +142,30 @@ type GRPCPeer struct {
 // Calls returns the number of Check calls received.
 func (p *GRPCPeer) Calls() int64 { return p.calls.Load() }
 
-// NewGRPCPeer starts a GRPCPeer, with server reflection or without, over
-// TLS when cert is set; it stops at the end of the test.
+// NewGRPCPeer starts a GRPCPeer on 127.0.0.1, with server reflection or
+// without, over TLS when cert is set; it stops at the end of the test.
 func NewGRPCPeer(t testpeer.T, withReflection bool, cert *tls.Certificate) *GRPCPeer {
 	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return serveGRPC(t, ln, withReflection, cert)
+}
+
+// NewUnixGRPCPeer starts a GRPCPeer with server reflection, in plain
+// text, on the unix socket sock; Addr is sock. It stops at the end of
+// the test.
+func NewUnixGRPCPeer(t testpeer.T, sock string) *GRPCPeer {
+	t.Helper()
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return serveGRPC(t, ln, true, nil)
+}
+
+func serveGRPC(t testpeer.T, ln net.Listener, withReflection bool, cert *tls.Certificate) *GRPCPeer {
 	p := &GRPCPeer{}
 	opts := []grpc.ServerOption{grpc.UnaryInterceptor(func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
 		if info.FullMethod == "/"+HealthCheck {
@@ -162,10 +182,6 @@ func NewGRPCPeer(t testpeer.T, withReflection bool, cert *tls.Certificate) *GRPC
 	healthpb.RegisterHealthServer(s, hs)
 	if withReflection {
 		reflection.Register(s)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
 	}
 	go s.Serve(ln)
 	t.Cleanup(s.Stop)

@@ -1,7 +1,8 @@
-// Package loadgen is the HTTP load of the demo and the end-to-end tests: the
-// users of a Service during a rolling update. Clients send GET requests to
-// a loopback URL until stopped, and the load counts what was served and what
-// failed.
+// Package users plays the users of a Service during a rolling update,
+// for the demo and the end-to-end tests; with package tcplb, which plays
+// kube-proxy, it makes internal/sim, the cluster these run against.
+// Clients send GET requests to a loopback URL until stopped, and the
+// Traffic counts what was served and what failed.
 //
 // A keep-alive client holds one connection of its own and reuses it, as
 // browsers and most services do; it opens another only when the server
@@ -9,9 +10,9 @@
 // the steady stream of new connections that finds a backend which has
 // stopped listening while a load balancer still routes to it.
 //
-// The load is bounded in count (MaxRequests) and in time (MaxDuration and
-// the context), and it connects to loopback addresses only.
-package loadgen
+// The traffic is bounded in count (MaxRequests) and in time (MaxDuration
+// and the context), and it connects to loopback addresses only.
+package users
 
 import (
 	"cmp"
@@ -43,7 +44,7 @@ const (
 // failures.
 const MaxErrors = 5
 
-// Config describes a load.
+// Config describes the users and their bounds.
 type Config struct {
 	// URL is where the GETs go: http:// and a loopback host (127.0.0.0/8,
 	// ::1 or localhost).
@@ -59,7 +60,7 @@ type Config struct {
 	// MaxRequests bounds the number of requests of all clients together;
 	// DefaultMaxRequests if zero.
 	MaxRequests int64
-	// MaxDuration bounds the time the load runs; DefaultMaxDuration if
+	// MaxDuration bounds the time the traffic runs; DefaultMaxDuration if
 	// zero.
 	MaxDuration time.Duration
 	// Timeout bounds each request; DefaultTimeout if zero.
@@ -70,21 +71,21 @@ type Config struct {
 func (c Config) validate() error {
 	u, err := url.Parse(c.URL)
 	if err != nil {
-		return fmt.Errorf("loadgen: %w", err)
+		return fmt.Errorf("users: %w", err)
 	}
 	if u.Scheme != "http" {
-		return fmt.Errorf("loadgen: URL %q: want an http:// URL", c.URL)
+		return fmt.Errorf("users: URL %q: want an http:// URL", c.URL)
 	}
 	if !check.IsLoopback(u.Hostname()) {
-		return fmt.Errorf("loadgen: URL %q: want a loopback host (127.0.0.1, ::1, localhost)", c.URL)
+		return fmt.Errorf("users: URL %q: want a loopback host (127.0.0.1, ::1, localhost)", c.URL)
 	}
 	switch {
 	case c.Clients < 0 || c.NewConns < 0:
-		return fmt.Errorf("loadgen: %d clients and %d new-connection clients: want no negative count", c.Clients, c.NewConns)
+		return fmt.Errorf("users: %d clients and %d new-connection clients: want no negative count", c.Clients, c.NewConns)
 	case c.Clients+c.NewConns == 0:
-		return errors.New("loadgen: no client: want Clients or NewConns above 0")
+		return errors.New("users: no client: want Clients or NewConns above 0")
 	case c.Pause < 0 || c.MaxRequests < 0 || c.MaxDuration < 0 || c.Timeout < 0:
-		return errors.New("loadgen: want no negative Pause, MaxRequests, MaxDuration or Timeout")
+		return errors.New("users: want no negative Pause, MaxRequests, MaxDuration or Timeout")
 	}
 	return nil
 }
@@ -98,7 +99,7 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// Result is the outcome of a load so far.
+// Result is the outcome of the traffic so far.
 type Result struct {
 	// Served counts the requests answered 200 OK.
 	Served int64
@@ -119,8 +120,8 @@ func (r Result) String() string {
 	return s
 }
 
-// Load is a running load. Its methods are safe for concurrent use.
-type Load struct {
+// Traffic is the running requests of the users. Its methods are safe for concurrent use.
+type Traffic struct {
 	cancel  context.CancelFunc
 	done    chan struct{}
 	running atomic.Int32 // clients not yet ended; the last one closes done
@@ -133,13 +134,13 @@ type Load struct {
 
 // Start checks c and starts its clients. They run until Stop, the end of
 // ctx, MaxDuration or MaxRequests, whichever comes first.
-func Start(ctx context.Context, c Config) (*Load, error) {
+func Start(ctx context.Context, c Config) (*Traffic, error) {
 	if err := c.validate(); err != nil {
 		return nil, err
 	}
 	c = c.withDefaults()
 	ctx, cancel := context.WithTimeout(ctx, c.MaxDuration)
-	l := &Load{cancel: cancel, done: make(chan struct{}), max: c.MaxRequests}
+	l := &Traffic{cancel: cancel, done: make(chan struct{}), max: c.MaxRequests}
 	n := c.Clients + c.NewConns
 	l.running.Store(int32(n))
 	for i := range n {
@@ -180,13 +181,13 @@ func loopbackOnly(_, address string, _ syscall.RawConn) error {
 		return err
 	}
 	if net.ParseIP(host) == nil || !check.IsLoopback(host) {
-		return fmt.Errorf("loadgen: %s is not a loopback address", address)
+		return fmt.Errorf("users: %s is not a loopback address", address)
 	}
 	return nil
 }
 
-// run is one client: a request, a pause, and again, while the load lasts.
-func (l *Load) run(ctx context.Context, c *http.Client, url string, pause time.Duration) {
+// run is one client: a request, a pause, and again, while the traffic lasts.
+func (l *Traffic) run(ctx context.Context, c *http.Client, url string, pause time.Duration) {
 	t := time.NewTimer(pause)
 	defer t.Stop()
 	for ctx.Err() == nil && l.tickets.Add(1) <= l.max {
@@ -200,7 +201,7 @@ func (l *Load) run(ctx context.Context, c *http.Client, url string, pause time.D
 }
 
 // request sends one GET and records its outcome.
-func (l *Load) request(ctx context.Context, c *http.Client, url string) {
+func (l *Traffic) request(ctx context.Context, c *http.Client, url string) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err == nil {
 		var resp *http.Response
@@ -213,7 +214,7 @@ func (l *Load) request(ctx context.Context, c *http.Client, url string) {
 		}
 	}
 	if err != nil && ctx.Err() != nil {
-		return // cut short by the end of the load: no verdict on the server
+		return // cut short by the end of the traffic: no verdict on the server
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -227,8 +228,8 @@ func (l *Load) request(ctx context.Context, c *http.Client, url string) {
 	l.res.Served++
 }
 
-// end records the end of a client; the last one ends the load.
-func (l *Load) end() {
+// end records the end of a client; the last one ends the traffic.
+func (l *Traffic) end() {
 	if l.running.Add(-1) == 0 {
 		l.cancel()
 		close(l.done)
@@ -236,7 +237,7 @@ func (l *Load) end() {
 }
 
 // Result returns the outcome so far.
-func (l *Load) Result() Result {
+func (l *Traffic) Result() Result {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	r := l.res
@@ -245,12 +246,12 @@ func (l *Load) Result() Result {
 }
 
 // Done is closed once every client has ended and closed its connections.
-func (l *Load) Done() <-chan struct{} { return l.done }
+func (l *Traffic) Done() <-chan struct{} { return l.done }
 
-// Stop ends the load, waits for its clients to end and close their
-// connections, and returns the outcome. Stopping a stopped load returns
+// Stop ends the traffic, waits for its clients to end and close their
+// connections, and returns the outcome. Stopping stopped traffic returns
 // the same outcome.
-func (l *Load) Stop() Result {
+func (l *Traffic) Stop() Result {
 	l.cancel()
 	<-l.done
 	return l.Result()

@@ -8,6 +8,9 @@
 // A connection that finds no backend, or whose backend refuses it, is reset,
 // the closest a proxy that has already accepted it can come to the
 // "connection refused" of a DNAT to a closed port.
+//
+// With package users, which plays a Service's users, it makes
+// internal/sim, the cluster the demo and the zero-drop tests run against.
 package tcplb
 
 import (

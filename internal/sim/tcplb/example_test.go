@@ -5,7 +5,7 @@ import (
 	"io"
 	"net"
 
-	"github.com/podlife/podlife/internal/tcplb"
+	"github.com/podlife/podlife/internal/sim/tcplb"
 )
 
 // greeting returns what the server at addr sends before it hangs up, or

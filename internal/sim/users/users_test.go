@@ -1,4 +1,4 @@
-package loadgen_test
+package users_test
 
 import (
 	"context"
@@ -13,7 +13,7 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/podlife/podlife/internal/loadgen"
+	"github.com/podlife/podlife/internal/sim/users"
 )
 
 func TestMain(m *testing.M) {
@@ -41,7 +41,7 @@ func newServer(t *testing.T, h http.HandlerFunc) *server {
 func hello(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("hello\n")) }
 
 // finish waits for the load to end by itself, as it must within its bounds.
-func finish(t *testing.T, l *loadgen.Load) loadgen.Result {
+func finish(t *testing.T, l *users.Traffic) users.Result {
 	t.Helper()
 	select {
 	case <-l.Done():
@@ -71,7 +71,7 @@ func TestServed(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			s := newServer(t, hello)
-			l, err := loadgen.Start(context.Background(), loadgen.Config{
+			l, err := users.Start(context.Background(), users.Config{
 				URL: s.URL + "/hello", Clients: tt.clients, NewConns: tt.newConns,
 				Pause: time.Millisecond, MaxRequests: tt.max,
 			})
@@ -150,7 +150,7 @@ func TestFailuresCounted(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			const max = 30
-			l, err := loadgen.Start(context.Background(), loadgen.Config{
+			l, err := users.Start(context.Background(), users.Config{
 				URL: tt.url(t), Clients: 2, NewConns: 1, Pause: time.Millisecond, MaxRequests: max,
 			})
 			if err != nil {
@@ -160,8 +160,8 @@ func TestFailuresCounted(t *testing.T) {
 			if r.Served != 0 || r.Failed != max {
 				t.Errorf("got %v, want 0 served, %d failed", r, max)
 			}
-			if len(r.Errors) != loadgen.MaxErrors {
-				t.Errorf("got %d error texts, want %d", len(r.Errors), loadgen.MaxErrors)
+			if len(r.Errors) != users.MaxErrors {
+				t.Errorf("got %d error texts, want %d", len(r.Errors), users.MaxErrors)
 			}
 			for _, e := range r.Errors {
 				if !slices.ContainsFunc(tt.wantErr, func(w string) bool { return strings.Contains(e, w) }) {
@@ -181,7 +181,7 @@ func TestStop(t *testing.T) {
 		started.Add(1)
 		<-r.Context().Done() // until the client goes away
 	})
-	l, err := loadgen.Start(context.Background(), loadgen.Config{URL: s.URL, Clients: 2, NewConns: 2})
+	l, err := users.Start(context.Background(), users.Config{URL: s.URL, Clients: 2, NewConns: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -212,15 +212,15 @@ func TestBoundedInTime(t *testing.T) {
 	tests := []struct {
 		name string
 		ctx  context.Context
-		cfg  loadgen.Config
+		cfg  users.Config
 	}{
-		{"MaxDuration", context.Background(), loadgen.Config{URL: s.URL, Clients: 2, MaxDuration: 100 * time.Millisecond}},
-		{"context", expired, loadgen.Config{URL: s.URL, NewConns: 2}},
-		{"hanging requests", context.Background(), loadgen.Config{URL: s.URL + "/slow", Clients: 2, MaxDuration: 100 * time.Millisecond}},
+		{"MaxDuration", context.Background(), users.Config{URL: s.URL, Clients: 2, MaxDuration: 100 * time.Millisecond}},
+		{"context", expired, users.Config{URL: s.URL, NewConns: 2}},
+		{"hanging requests", context.Background(), users.Config{URL: s.URL + "/slow", Clients: 2, MaxDuration: 100 * time.Millisecond}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			l, err := loadgen.Start(tt.ctx, tt.cfg)
+			l, err := users.Start(tt.ctx, tt.cfg)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -241,20 +241,20 @@ func TestBoundedInTime(t *testing.T) {
 func TestConfig(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		cfg     loadgen.Config
+		cfg     users.Config
 		wantErr string
 	}{
-		{loadgen.Config{URL: "http://example.com/", Clients: 1}, "want a loopback host"},
-		{loadgen.Config{URL: "http://10.0.0.1:8080/", Clients: 1}, "want a loopback host"},
-		{loadgen.Config{URL: "http://127.0.0.1.nip.io/", Clients: 1}, "want a loopback host"},
-		{loadgen.Config{URL: "https://127.0.0.1/", Clients: 1}, "want an http:// URL"},
-		{loadgen.Config{URL: "ftp://127.0.0.1/", Clients: 1}, "want an http:// URL"},
-		{loadgen.Config{URL: "http://127.0.0.1/"}, "no client"},
-		{loadgen.Config{URL: "http://127.0.0.1/", Clients: -1, NewConns: 2}, "no negative count"},
-		{loadgen.Config{URL: "http://127.0.0.1/", Clients: 1, Pause: -time.Second}, "no negative"},
+		{users.Config{URL: "http://example.com/", Clients: 1}, "want a loopback host"},
+		{users.Config{URL: "http://10.0.0.1:8080/", Clients: 1}, "want a loopback host"},
+		{users.Config{URL: "http://127.0.0.1.nip.io/", Clients: 1}, "want a loopback host"},
+		{users.Config{URL: "https://127.0.0.1/", Clients: 1}, "want an http:// URL"},
+		{users.Config{URL: "ftp://127.0.0.1/", Clients: 1}, "want an http:// URL"},
+		{users.Config{URL: "http://127.0.0.1/"}, "no client"},
+		{users.Config{URL: "http://127.0.0.1/", Clients: -1, NewConns: 2}, "no negative count"},
+		{users.Config{URL: "http://127.0.0.1/", Clients: 1, Pause: -time.Second}, "no negative"},
 	}
 	for _, tt := range tests {
-		l, err := loadgen.Start(context.Background(), tt.cfg)
+		l, err := users.Start(context.Background(), tt.cfg)
 		if err == nil {
 			l.Stop()
 			t.Errorf("Start(%+v): got no error, want %q", tt.cfg, tt.wantErr)
@@ -266,7 +266,7 @@ func TestConfig(t *testing.T) {
 	}
 	// localhost and ::1 are loopback.
 	for _, url := range []string{"http://localhost:1/", "http://[::1]:1/"} {
-		l, err := loadgen.Start(context.Background(), loadgen.Config{URL: url, Clients: 1, MaxRequests: 1})
+		l, err := users.Start(context.Background(), users.Config{URL: url, Clients: 1, MaxRequests: 1})
 		if err != nil {
 			t.Errorf("Start(%s): %v, want no error", url, err)
 			continue

@@ -13,7 +13,7 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/podlife/podlife/internal/tcplb"
+	"github.com/podlife/podlife/internal/sim/tcplb"
 )
 
 func TestMain(m *testing.M) {

@@ -1,4 +1,4 @@
-package loadgen_test
+package users_test
 
 import (
 	"context"
@@ -6,7 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 
-	"github.com/podlife/podlife/internal/loadgen"
+	"github.com/podlife/podlife/internal/sim/users"
 )
 
 func Example() {
@@ -17,7 +17,7 @@ func Example() {
 
 	// Two keep-alive clients and one that opens a new connection for each
 	// request, until 100 requests have been sent.
-	l, err := loadgen.Start(context.Background(), loadgen.Config{
+	l, err := users.Start(context.Background(), users.Config{
 		URL: srv.URL + "/hello", Clients: 2, NewConns: 1, MaxRequests: 100,
 	})
 	if err != nil {
