@@ -59,7 +59,7 @@ func rollout(t *testing.T, delay, lag time.Duration) *rolloutResult {
 	lnA := listen(t)
 	l.AddHTTPServer(&http.Server{Handler: l.Middleware(hello)}, lnA)
 	_, run := start(t, l)
-	eventually(t, "A serving", func() bool { return l.Phase() == lifecycle.PhaseServing })
+	isClosed(t, "A serving", l.Serving())
 
 	lb, err := tcplb.New(lnA.Addr().String(), lnB.Addr().String())
 	if err != nil {
@@ -100,7 +100,7 @@ func rollout(t *testing.T, delay, lag time.Duration) *rolloutResult {
 	sigs <- syscall.SIGTERM            // kubelet, at the same time as the endpoint update
 	time.Sleep(lag)
 	lb.Remove(lnA.Addr().String()) // kube-proxy catches up
-	if delay > 0 && l.Phase() != lifecycle.PhaseDraining {
+	if delay > 0 && l.PhaseName() != "draining" {
 		// The sleep overshot the whole delay: the run proves nothing.
 		stop()
 		load.Wait()
