@@ -9,8 +9,6 @@ import (
 	"strconv"
 	"sync"
 	"time"
-
-	"github.com/podlife/podlife/internal/check"
 )
 
 // Handler returns a handler serving the four health endpoints, for a mux or
@@ -326,8 +324,11 @@ func isLoopback(remoteAddr string) bool {
 	if err != nil {
 		return remoteAddr == "" || remoteAddr == "@"
 	}
-	// The shared test costs nothing here (internal/check adds no package
-	// to lifecycle's dependencies) and RemoteAddr is always numeric, so
-	// its "localhost" names never match.
-	return check.IsLoopback(host)
+	// Not internal/check.IsLoopback, on purpose: that one judges a probe's
+	// target and accepts names ("localhost", "*.localhost"); this gate of
+	// POST /drainz wants the peer's IP and nothing else. Importing it would
+	// also make every image that builds a lifecycle user copy
+	// internal/check (images/service/Dockerfile copies what it imports).
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

@@ -43,7 +43,7 @@ func TestNeverEndingStreamDoesNotHangShutdown(t *testing.T) {
 		Signals:       sigs,
 		ShutdownDelay: -1, // none: the test is about the drain
 		DrainTimeout:  300 * time.Millisecond,
-		Logger:       slog.New(slog.DiscardHandler),
+		Logger:        slog.New(slog.DiscardHandler),
 	})
 	if err != nil {
 		t.Fatal(err)
