@@ -9,7 +9,9 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -231,4 +233,249 @@ func TestHijackedConnClosedAtDeadline(t *testing.T) {
 		}
 	}
 	eventually(t, "in flight back to 0", func() bool { return l.InFlight() == 0 })
+}
+
+// Fault 5: the shutdown's own numbers, which /metrics can no longer serve
+// once the listener has closed, are in the last log line.
+func TestShutdownSummaryLine(t *testing.T) {
+	t.Parallel()
+	var logs syncBuffer
+	sigs := make(chan os.Signal, 1)
+	l := newLifecycle(t, lifecycle.Config{Signals: sigs, DrainTimeout: 50 * time.Millisecond, ShutdownDelay: 20 * time.Millisecond,
+		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	entered := make(chan struct{})
+	release := make(chan struct{})
+	ln := listen(t)
+	l.AddHTTPServer(&http.Server{Handler: l.Middleware(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
+		close(entered)
+		<-release
+	}))}, ln)
+	_, r := start(t, l)
+	isClosed(t, "serving", l.Serving())
+	go func() {
+		if resp, err := http.Get("http://" + ln.Addr().String()); err == nil {
+			resp.Body.Close()
+		}
+	}()
+	<-entered
+	sigs <- syscall.SIGTERM
+	r.wait(t)
+	close(release)
+	lines := strings.Split(strings.TrimSpace(logs.String()), "\n")
+	last := lines[len(lines)-1]
+	for _, want := range []string{`msg="lifecycle: stopped"`, "trigger=", "forced_stops=1", "draining=", "stopping=", "cleanup=", "shutdown=", "drained="} {
+		if !strings.Contains(last, want) {
+			t.Errorf("last line lacks %q: %s", want, last)
+		}
+	}
+}
+
+// Issue 12: a POST /drainz before SIGTERM (from a preStop hook) counts
+// against the delay: once the whole delay has passed since the drain, the
+// SIGTERM adds no delay at all.
+func TestDrainzBeforeSIGTERMShortensTheDelay(t *testing.T) {
+	t.Parallel()
+	const delay = 100 * time.Millisecond
+	var logs syncBuffer
+	sigs := make(chan os.Signal, 1)
+	l := newLifecycle(t, lifecycle.Config{Signals: sigs, ShutdownDelay: delay, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	ln := listen(t)
+	l.AddHTTPServer(&http.Server{Handler: l.Handler()}, ln)
+	_, r := start(t, l)
+	isClosed(t, "serving", l.Serving())
+	resp, err := http.Post("http://"+ln.Addr().String()+"/drainz", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("POST /drainz: got %d, want 202", resp.StatusCode)
+	}
+	time.Sleep(delay + delay/2) // at least the whole delay
+	sigs <- syscall.SIGTERM
+	if err := r.wait(t); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(logs.String(), `msg="lifecycle: shutdown delay"`) {
+		t.Errorf("SIGTERM after a drain older than the delay still waited:\n%s", logs.String())
+	}
+	// The control: the same service without the POST waits the delay.
+	var logs2 syncBuffer
+	sigs2 := make(chan os.Signal, 1)
+	l2 := newLifecycle(t, lifecycle.Config{Signals: sigs2, ShutdownDelay: delay, Logger: slog.New(slog.NewTextHandler(&logs2, nil))})
+	_, r2 := start(t, l2)
+	isClosed(t, "serving", l2.Serving())
+	time.Sleep(delay + delay/2)
+	sigs2 <- syscall.SIGTERM
+	r2.wait(t)
+	if !strings.Contains(logs2.String(), `msg="lifecycle: shutdown delay"`) {
+		t.Errorf("control without POST /drainz: want the whole delay logged:\n%s", logs2.String())
+	}
+}
+
+// Fault 6: a hanging check answers within its timeout, and probes that
+// arrive while it hangs share its one run instead of piling up goroutines.
+func TestHangingReadinessCheck(t *testing.T) {
+	t.Parallel()
+	l := newLifecycle(t, lifecycle.Config{CheckTimeout: 50 * time.Millisecond})
+	release := make(chan struct{})
+	defer close(release)
+	var calls atomic.Int32
+	l.AddReadinessCheck("hangs", func(context.Context) error { calls.Add(1); <-release; return nil })
+	l.AddReadinessCheck("fine", func(context.Context) error { return nil })
+	start(t, l)
+	isClosed(t, "serving", l.Serving())
+	for range 5 {
+		status, body := probe(l.Handler(), "GET", "/readyz?verbose", "")
+		if status != 503 || !strings.Contains(body, "[-]hangs failed: timed out after 50ms") || !strings.Contains(body, "[+]fine ok") {
+			t.Errorf("got %d %q, want 503 with hangs timed out and fine ok", status, body)
+		}
+	}
+	if got := calls.Load(); got != 1 {
+		t.Errorf("got %d runs of a hanging check for 5 probes, want 1", got)
+	}
+}
+
+// Workers run for the life of the service, are stopped after the servers
+// in reverse order, before the cleanup hooks; one that fails (or panics)
+// stops the service with its error.
+func TestWorkers(t *testing.T) {
+	t.Parallel()
+	t.Run("stopped in order", func(t *testing.T) {
+		t.Parallel()
+		sigs := make(chan os.Signal, 1)
+		l := newLifecycle(t, lifecycle.Config{Signals: sigs})
+		var mu sync.Mutex
+		var order []string
+		record := func(s string) { mu.Lock(); order = append(order, s); mu.Unlock() }
+		for _, name := range []string{"consumer", "janitor"} {
+			l.AddWorker(name, func(ctx context.Context) error {
+				<-ctx.Done()
+				record(name + " stopped in " + l.PhaseName())
+				return ctx.Err()
+			})
+		}
+		l.AddCleanup("db", func(context.Context) error { record("cleanup"); return nil })
+		_, r := start(t, l)
+		isClosed(t, "serving", l.Serving())
+		sigs <- syscall.SIGTERM
+		if err := r.wait(t); err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+		want := []string{"janitor stopped in stopping", "consumer stopped in stopping", "cleanup"}
+		if !slices.Equal(order, want) {
+			t.Errorf("got %q, want %q", order, want)
+		}
+	})
+	for name, fn := range map[string]func(context.Context) error{
+		"fails":  func(context.Context) error { return errors.New("queue gone") },
+		"panics": func(context.Context) error { panic("queue gone") },
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			l := newLifecycle(t, lifecycle.Config{Signals: make(chan os.Signal)})
+			l.AddWorker("consumer", fn)
+			_, r := start(t, l)
+			if err := r.wait(t); err == nil || !strings.Contains(err.Error(), `worker "consumer"`) || !strings.Contains(err.Error(), "queue gone") {
+				t.Errorf("got %v, want the worker's error", err)
+			}
+		})
+	}
+	t.Run("ignores its context", func(t *testing.T) {
+		t.Parallel()
+		l := newLifecycle(t, lifecycle.Config{Signals: make(chan os.Signal), HookTimeout: 30 * time.Millisecond})
+		release := make(chan struct{})
+		defer close(release)
+		l.AddWorker("stuck", func(context.Context) error { <-release; return nil })
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		if err := l.Run(ctx); err == nil || !strings.Contains(err.Error(), `still running: worker "stuck"`) {
+			t.Errorf("got %v, want an error naming the worker still running", err)
+		}
+	})
+}
+
+// The signals close in order, and Track counts once however often done is
+// called.
+func TestSignalsAndTrack(t *testing.T) {
+	t.Parallel()
+	sigs := make(chan os.Signal, 1)
+	l := newLifecycle(t, lifecycle.Config{Signals: sigs})
+	select {
+	case <-l.Serving():
+		t.Fatal("serving before Run")
+	default:
+	}
+	_, r := start(t, l)
+	isClosed(t, "serving", l.Serving())
+	done := l.Track()
+	if got := l.InFlight(); got != 1 {
+		t.Errorf("got %d in flight, want 1", got)
+	}
+	done()
+	done()
+	if got := l.InFlight(); got != 0 {
+		t.Errorf("got %d in flight after done twice, want 0", got)
+	}
+	select {
+	case <-l.Draining():
+		t.Fatal("draining before the signal")
+	case <-l.Stopped():
+		t.Fatal("stopped before the signal")
+	default:
+	}
+	sigs <- syscall.SIGTERM
+	isClosed(t, "draining", l.Draining())
+	isClosed(t, "stopped", l.Stopped())
+	r.wait(t)
+}
+
+// SendRetryAfter: after the delay, while a request is still in flight, the
+// listener stays open and a new request gets 429, Retry-After and
+// Connection: close, not a refused connection.
+func TestSendRetryAfter(t *testing.T) {
+	t.Parallel()
+	sigs := make(chan os.Signal, 1)
+	l := newLifecycle(t, lifecycle.Config{Signals: sigs, SendRetryAfter: true})
+	entered := make(chan struct{}, 1)
+	release := make(chan struct{})
+	ln := listen(t)
+	l.AddHTTPServer(&http.Server{Handler: l.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			entered <- struct{}{}
+			<-release
+		}
+		io.WriteString(w, "ok")
+	}))}, ln)
+	_, r := start(t, l)
+	isClosed(t, "serving", l.Serving())
+	base := "http://" + ln.Addr().String()
+	slow := make(chan error, 1)
+	go func() {
+		resp, err := http.Get(base + "/slow")
+		if err == nil {
+			resp.Body.Close()
+		}
+		slow <- err
+	}()
+	<-entered
+	sigs <- syscall.SIGTERM
+	eventually(t, "stopping", func() bool { return l.PhaseName() == "stopping" })
+	c := &http.Client{Transport: &http.Transport{}}
+	defer c.CloseIdleConnections()
+	resp, err := c.Get(base + "/new")
+	if err != nil {
+		t.Fatalf("new request after the delay: %v, want a 429", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") != "1" || !resp.Close {
+		t.Errorf("got %d Retry-After %q close %v, want 429, 1, true", resp.StatusCode, resp.Header.Get("Retry-After"), resp.Close)
+	}
+	close(release)
+	if err := <-slow; err != nil {
+		t.Errorf("the request in flight: %v", err)
+	}
+	if err := r.wait(t); err != nil {
+		t.Errorf("Run: %v", err)
+	}
 }

@@ -282,7 +282,8 @@ func TestMetrics(t *testing.T) {
 	t.Parallel()
 	reg := prometheus.NewRegistry()
 	sigs := make(chan os.Signal, 1)
-	l := newLifecycle(t, lifecycle.Config{Registry: reg, Signals: sigs})
+	const delay = 30 * time.Millisecond
+	l := newLifecycle(t, lifecycle.Config{Registry: reg, Signals: sigs, ShutdownDelay: delay})
 	l.Watchdog("loop", time.Minute).Beat()
 	h := l.Middleware(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
 	_, r := start(t, l)
@@ -313,10 +314,15 @@ func TestMetrics(t *testing.T) {
 			t.Errorf("got %s{%q} %v, want %v", c.name, c.label, got, c.want)
 		}
 	}
+	// Every phase was entered and left: its duration is set, and the
+	// draining phase lasted at least the delay.
 	for _, p := range []string{"starting", "serving", "draining", "stopping", "cleanup"} {
-		if got := sample(t, reg, "podlife_lifecycle_phase_duration_seconds", p); got < 0 {
-			t.Errorf("got %s{phase=%s} %v, want >= 0", "podlife_lifecycle_phase_duration_seconds", p, got)
+		if got := sample(t, reg, "podlife_lifecycle_phase_duration_seconds", p); got <= 0 {
+			t.Errorf("got %s{phase=%s} %v, want > 0", "podlife_lifecycle_phase_duration_seconds", p, got)
 		}
+	}
+	if got := sample(t, reg, "podlife_lifecycle_phase_duration_seconds", "draining"); got < delay.Seconds() {
+		t.Errorf("got draining for %vs, want at least the %v delay", got, delay)
 	}
 	if got := sample(t, reg, "podlife_lifecycle_watchdog_age_seconds", "loop"); got < 0 || got > 60 {
 		t.Errorf("got %s{watchdog=loop} %v, want within [0, 60]", "podlife_lifecycle_watchdog_age_seconds", got)
