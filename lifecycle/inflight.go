@@ -60,7 +60,8 @@ func (l *Lifecycle) Middleware(next http.Handler) http.Handler {
 		}
 		l.inflight.Add(1)
 		defer l.end()
-		if r.Header.Get("Upgrade") != "" {
+		if r.Header["Upgrade"] != nil { // a map lookup: Header.Get would canonicalize
+
 			w = &hijackWriter{ResponseWriter: w, l: l}
 		}
 		next.ServeHTTP(w, r)
