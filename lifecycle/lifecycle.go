@@ -226,8 +226,9 @@ func (l *Lifecycle) AddCleanup(name string, fn func(context.Context) error) {
 	l.register("cleanup hook", func() { l.cleanup = append(l.cleanup, namedFunc{name, fn}) })
 }
 
-// Serving returns a channel closed once every startup task has returned nil:
-// the service is ready unless a readiness check fails.
+// Serving returns a channel closed once every startup task has returned nil
+// (at once without tasks): the service is ready unless a readiness check
+// fails. It stays open if draining began first.
 func (l *Lifecycle) Serving() <-chan struct{} { return l.servingCh }
 
 // Draining returns a channel closed when draining begins. Long-lived

@@ -28,6 +28,23 @@ func (l *Lifecycle) stopServers(sd *shutdown, drainEnd time.Time, errs *errorLis
 		errs.add(err)
 		l.cfg.Logger.Warn("lifecycle: drain cut at its deadline", slog.String("server", what), slog.Any("error", err))
 	}
+	// gRPC first: its GracefulStop must not wait for the HTTP steps.
+	for _, s := range l.grpcServers {
+		wg.Go(func() {
+			stopped := make(chan struct{})
+			go func() { s.srv.GracefulStop(); close(stopped) }()
+			if sd.waitUntil(stopped, drainEnd) {
+				return
+			}
+			force("grpc", "grpc "+s.ln.Addr().String(), fmt.Errorf("lifecycle: grpc server %s: drain cut after %v; its streams were stopped",
+				s.ln.Addr(), l.cfg.DrainTimeout))
+			go s.srv.Stop()
+			if !sd.waitUntil(stopped, time.Now().Add(forceGrace)) {
+				// A handler ignores its context: do not wait for it.
+				sd.running(fmt.Sprintf("grpc server %s (a handler ignores its context)", s.ln.Addr()))
+			}
+		})
+	}
 	if l.cfg.SendRetryAfter && len(l.httpServers) > 0 {
 		// kube-apiserver's ShutdownSendRetryAfter: keep the listeners
 		// open, answer new requests 429, until in-flight requests end.
@@ -42,22 +59,6 @@ func (l *Lifecycle) stopServers(sd *shutdown, drainEnd time.Time, errs *errorLis
 				s.srv.Close()
 				force("http", "http "+s.ln.Addr().String(), fmt.Errorf("lifecycle: http server %s: drain cut after %v (%w); its requests in flight were closed",
 					s.ln.Addr(), l.cfg.DrainTimeout, err))
-			}
-		})
-	}
-	for _, s := range l.grpcServers {
-		wg.Go(func() {
-			stopped := make(chan struct{})
-			go func() { s.srv.GracefulStop(); close(stopped) }()
-			if sd.waitUntil(stopped, drainEnd) {
-				return
-			}
-			force("grpc", "grpc "+s.ln.Addr().String(), fmt.Errorf("lifecycle: grpc server %s: drain cut after %v; its streams were stopped",
-				s.ln.Addr(), l.cfg.DrainTimeout))
-			go s.srv.Stop()
-			if !sd.waitUntil(stopped, time.Now().Add(forceGrace)) {
-				// A handler ignores its context: do not wait for it.
-				sd.running(fmt.Sprintf("grpc server %s (a handler ignores its context)", s.ln.Addr()))
 			}
 		})
 	}
