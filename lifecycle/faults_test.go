@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"os"
 	"slices"
 	"strings"
@@ -477,5 +478,73 @@ func TestSendRetryAfter(t *testing.T) {
 	}
 	if err := r.wait(t); err != nil {
 		t.Errorf("Run: %v", err)
+	}
+}
+
+// One overall deadline bounds the whole shutdown: hooks that each stay
+// within HookTimeout but together overrun it are cut, and the ones left are
+// not started.
+func TestShutdownTimeoutBoundsTheWholeShutdown(t *testing.T) {
+	t.Parallel()
+	l := newLifecycle(t, lifecycle.Config{Signals: make(chan os.Signal), HookTimeout: time.Hour, ShutdownTimeout: 100 * time.Millisecond})
+	release := make(chan struct{})
+	defer close(release)
+	var ran atomic.Int32
+	for _, name := range []string{"third", "second", "first"} {
+		l.AddCleanup(name, func(context.Context) error { ran.Add(1); <-release; return nil })
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	err := l.Run(ctx)
+	for _, want := range []string{`cleanup hook "first": abandoned`, `cleanup hook "second": not run`, `cleanup hook "third": not run`} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("got %v, want it to contain %q", err, want)
+		}
+	}
+	if got := ran.Load(); got != 1 {
+		t.Errorf("got %d hooks started, want 1", got)
+	}
+}
+
+// HTTP/2: a connection idle at T0 is not closed; its next response during
+// the delay carries the GOAWAY (from Connection: close), and the request
+// after it goes on a new connection.
+func TestHTTP2RetiredDuringDelay(t *testing.T) {
+	t.Parallel()
+	l := newLifecycle(t, lifecycle.Config{Signals: make(chan os.Signal), ShutdownDelay: time.Hour, ShutdownTimeout: 300 * time.Millisecond})
+	ln := listen(t)
+	p := new(http.Protocols)
+	p.SetUnencryptedHTTP2(true)
+	l.AddHTTPServer(&http.Server{Protocols: p, Handler: l.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, r.Proto)
+	}))}, ln)
+	cancel, r := start(t, l)
+	defer func() { cancel(); r.wait(t) }()
+	tr := &http.Transport{Protocols: p}
+	defer tr.CloseIdleConnections()
+	c := &http.Client{Transport: tr}
+	var conns []net.Addr
+	getOnce := func() string {
+		req, _ := http.NewRequest("POST", "http://"+ln.Addr().String()+"/", strings.NewReader("x"))
+		req = req.WithContext(httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{
+			GotConn: func(i httptrace.GotConnInfo) { conns = append(conns, i.Conn.LocalAddr()) },
+		}))
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatalf("POST: %v", err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return string(b)
+	}
+	if proto := getOnce(); proto != "HTTP/2.0" {
+		t.Fatalf("got %s, want HTTP/2.0", proto)
+	}
+	l.Drain()
+	time.Sleep(20 * time.Millisecond) // what SetKeepAlivesEnabled(false) would have used to close it
+	getOnce()                         // on the connection idle at T0
+	getOnce()                         // after its GOAWAY: a new one
+	if len(conns) != 3 || conns[0].String() != conns[1].String() || conns[1].String() == conns[2].String() {
+		t.Errorf("got connections %v, want the first reused once, then a new one", conns)
 	}
 }

@@ -150,6 +150,10 @@ func (l *Lifecycle) runHooksUntil(ctx context.Context, kind string, hooks []name
 	run := func(h namedFunc) {
 		deadline := time.Now().Add(l.cfg.HookTimeout)
 		if sd != nil {
+			if !time.Now().Before(sd.deadline) {
+				errs.add(fmt.Errorf("lifecycle: %s hook %q: not run: the shutdown deadline (%v) has passed", kind, h.name, sd.timeout))
+				return
+			}
 			deadline = minTime(deadline, sd.deadline)
 		}
 		hctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), deadline)
