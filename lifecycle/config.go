@@ -14,8 +14,8 @@ import (
 	"github.com/podlife/podlife/internal/envconf"
 )
 
-// EnvPrefix is the prefix of the environment variables read by ConfigFromEnv.
-const EnvPrefix = "LIFECYCLE_"
+// envPrefix is the prefix of the variables ConfigFromEnv reads.
+const envPrefix = "LIFECYCLE_"
 
 // Config configures a Lifecycle. The zero Config is the safe one: every
 // zero field takes the default given in its comment (the same as the
@@ -122,7 +122,7 @@ func ConfigFromEnv(environ []string) (Config, error) {
 	}
 	vars := map[string]string{}
 	for _, kv := range environ {
-		if k, v, ok := strings.Cut(kv, "="); ok && strings.HasPrefix(k, EnvPrefix) {
+		if k, v, ok := strings.Cut(kv, "="); ok && strings.HasPrefix(k, envPrefix) {
 			vars[k] = v
 		}
 	}
@@ -141,7 +141,7 @@ func ConfigFromEnv(environ []string) (Config, error) {
 			continue
 		}
 		var one Config
-		if err := envconf.Parse(&one, EnvPrefix, func(name string) string {
+		if err := envconf.Parse(&one, envPrefix, func(name string) string {
 			if name == k {
 				return vars[k]
 			}
@@ -153,7 +153,7 @@ func ConfigFromEnv(environ []string) (Config, error) {
 	if err := errors.Join(errs...); err != nil {
 		return Config{}, err
 	}
-	if err := envconf.Parse(&cfg, EnvPrefix, func(name string) string { return vars[name] }); err != nil {
+	if err := envconf.Parse(&cfg, envPrefix, func(name string) string { return vars[name] }); err != nil {
 		return Config{}, fmt.Errorf("lifecycle: %w", err)
 	}
 	for _, z := range []struct {
@@ -167,11 +167,11 @@ func ConfigFromEnv(environ []string) (Config, error) {
 		{"TERMINATION_GRACE_PERIOD", cfg.TerminationGracePeriod},
 		{"MARGIN", cfg.Margin},
 	} {
-		if vars[EnvPrefix+z.key] != "" && z.v == 0 {
-			errs = append(errs, fmt.Errorf("lifecycle: %s%s=%s: want > 0 (unset it for the default)", EnvPrefix, z.key, vars[EnvPrefix+z.key]))
+		if vars[envPrefix+z.key] != "" && z.v == 0 {
+			errs = append(errs, fmt.Errorf("lifecycle: %s%s=%s: want > 0 (unset it for the default)", envPrefix, z.key, vars[envPrefix+z.key]))
 		}
 	}
-	if vars[EnvPrefix+"SHUTDOWN_DELAY"] != "" && cfg.ShutdownDelay == 0 {
+	if vars[envPrefix+"SHUTDOWN_DELAY"] != "" && cfg.ShutdownDelay == 0 {
 		cfg.ShutdownDelay = -1 // explicitly off
 	}
 	if err := errors.Join(append(errs, cfg.validate())...); err != nil {
@@ -298,4 +298,4 @@ func (b budget) logAttrs() []any {
 func duration(key string, d time.Duration) slog.Attr { return slog.String(key, d.String()) }
 
 // envKeys returns the variables ConfigFromEnv reads.
-func envKeys() []string { return envconf.Keys(&Config{}, EnvPrefix) }
+func envKeys() []string { return envconf.Keys(&Config{}, envPrefix) }
