@@ -121,7 +121,7 @@ var work = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 // rollout replaces backend A by backend B behind two L4 balancers (HTTP and
 // gRPC) under load: SIGTERM to A, and the balancers drop A only lag later,
 // as kube-proxy does after the EndpointSlice update.
-func rollout(t *testing.T, cfg lifecycle.Config, lag time.Duration) (result, error) {
+func rollout(t testing.TB, cfg lifecycle.Config, lag time.Duration) (result, error) {
 	// Backend B, the new Pod: stays up.
 	b := backend{listen(t), listen(t)}
 	srvB := &http.Server{Handler: work, Protocols: h1h2c()}
@@ -369,33 +369,29 @@ func TestZeroDropRollout(t *testing.T) {
 	}
 }
 
-// TestRetryAfterRollout measures SendRetryAfter for clients that retry a
-// 429 with Retry-After: with a delay shorter than the balancer's lag, the
-// Pod would refuse connections while still in rotation; with the option it
-// answers 429 while requests are in flight, which such clients retry.
-func TestRetryAfterRollout(t *testing.T) {
-	t.Parallel()
+// BenchmarkRetryAfterRollout measures SendRetryAfter for clients that retry
+// a 429 (as Retry-After asks): with a delay shorter than the balancer's lag
+// (100ms against 600ms), the old Pod stops listening while still in
+// rotation; with the option it keeps listening while a request is in flight
+// and answers 429 instead. It reports, per rollout, the failed requests of
+// the retrying POST clients, their retries, and the failures of all clients
+// (those that do not retry count a 429 as a failure). TestSendRetryAfter
+// checks the behaviour itself; this is a measurement, run with
+// go test -run - -bench RetryAfterRollout -benchtime 5x ./lifecycle/.
+func BenchmarkRetryAfterRollout(b *testing.B) {
 	const lag = 600 * time.Millisecond
-	var off, on result
-	t.Run("both", func(t *testing.T) {
-		t.Run("off", func(t *testing.T) {
-			t.Parallel()
-			off, _ = rollout(t, lifecycle.Config{ShutdownDelay: 100 * time.Millisecond}, lag)
+	for _, on := range []bool{false, true} {
+		b.Run(fmt.Sprintf("SendRetryAfter=%v", on), func(b *testing.B) {
+			var retryFailed, retried, failed int64
+			for b.Loop() {
+				res, _ := rollout(b, lifecycle.Config{ShutdownDelay: 100 * time.Millisecond, SendRetryAfter: on}, lag)
+				retryFailed += res[kindRetryPOST].failed.Load()
+				retried += res[kindRetryPOST].retried.Load()
+				failed += res.failed()
+			}
+			b.ReportMetric(float64(retryFailed)/float64(b.N), "retrying-failed/op")
+			b.ReportMetric(float64(retried)/float64(b.N), "retried-429/op")
+			b.ReportMetric(float64(failed)/float64(b.N), "all-failed/op")
 		})
-		t.Run("on", func(t *testing.T) {
-			t.Parallel()
-			on, _ = rollout(t, lifecycle.Config{ShutdownDelay: 100 * time.Millisecond, SendRetryAfter: true}, lag)
-		})
-	})
-	if off == nil || on == nil {
-		return // a rollout failed and said why
-	}
-	t.Logf("delay 100ms, lag %v, without SendRetryAfter:%v", lag, off)
-	t.Logf("delay 100ms, lag %v, with SendRetryAfter:%v", lag, on)
-	if on[kindRetryPOST].retried.Load() == 0 {
-		t.Errorf("with SendRetryAfter: no 429 seen by the retrying clients, want some")
-	}
-	if off[kindRetryPOST].retried.Load() != 0 {
-		t.Errorf("without SendRetryAfter: got %d 429s, want none", off[kindRetryPOST].retried.Load())
 	}
 }

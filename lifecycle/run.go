@@ -13,6 +13,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 )
 
 // Run serves the registered servers and runs the startup tasks and workers,
@@ -334,28 +336,24 @@ func (l *Lifecycle) serve(errs *errorList) <-chan struct{} {
 // finished. The first failure cancels the other tasks. Tasks cut short by
 // shutdown (ctx cancelled) are not an error.
 func (l *Lifecycle) runStartup(ctx context.Context) error {
-	gctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var errs errorList
-	var wg sync.WaitGroup
+	g, gctx := errgroup.WithContext(ctx)
 	for i, t := range l.startup {
-		wg.Go(func() {
+		g.Go(func() error {
 			if err := l.protect("startup task", t.name, func() error { return t.fn(gctx) }); err != nil {
-				errs.add(fmt.Errorf("lifecycle: startup task %q: %w", t.name, err))
-				cancel()
-				return
+				return fmt.Errorf("lifecycle: startup task %q: %w", t.name, err)
 			}
 			l.mu.Lock()
 			l.startupDone[i] = true
 			l.mu.Unlock()
+			return nil
 		})
 	}
-	wg.Wait()
+	err := g.Wait()
 	if ctx.Err() != nil {
 		return nil // shutdown began before startup finished
 	}
-	if e := errs.get(); len(e) > 0 {
-		return e[0]
+	if err != nil {
+		return err
 	}
 	l.started.Store(true)
 	if l.advance(phaseStarting, phaseServing) { // unless draining already began
