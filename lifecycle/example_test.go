@@ -62,6 +62,9 @@ func Example() {
 			}
 		}
 	})
+	// Runs when draining begins, during the shutdown delay: the servers
+	// drain and the workers stop only after it has returned.
+	l.AddPreShutdownHook("deregister", func(ctx context.Context) error { fmt.Println("deregistered"); return nil })
 	l.AddCleanup("database", func(ctx context.Context) error { fmt.Println("close database"); return nil })
 	l.AddCleanup("tracer", func(ctx context.Context) error { fmt.Println("flush tracer"); return nil })
 
@@ -81,15 +84,13 @@ func Example() {
 		fmt.Printf("%s %d %s\n", path, resp.StatusCode, body)
 	}
 
-	sigs <- syscall.SIGTERM // what kubelet sends
-	<-l.Draining()
-	fmt.Println("draining")
+	sigs <- syscall.SIGTERM     // what kubelet sends
 	fmt.Println("run:", <-done) // workers stop, then cleanup runs last registered first
 	// Output:
 	// /hello 200 hello
 	//
 	// /readyz 200 ok
-	// draining
+	// deregistered
 	// janitor stopped
 	// flush tracer
 	// close database
