@@ -66,16 +66,16 @@ func started(b *testing.B) *lifecycle.Lifecycle {
 	l.Watchdog("loop", time.Hour)
 	ctxRun, r := start(b, l)
 	b.Cleanup(func() { ctxRun(); r.wait(b) })
-	eventually(b, "serving", func() bool { return l.Phase() == lifecycle.PhaseServing })
+	isClosed(b, "serving", l.Serving())
 	return l
 }
 
-func BenchmarkLivez(b *testing.B)     { benchHandler(b, started(b).LivezHandler(), "/livez") }
-func BenchmarkReadyz(b *testing.B)    { benchHandler(b, started(b).ReadyzHandler(), "/readyz") }
-func BenchmarkStartupz(b *testing.B)  { benchHandler(b, started(b).StartupzHandler(), "/startupz") }
-func BenchmarkDrainzGet(b *testing.B) { benchHandler(b, started(b).DrainzHandler(), "/drainz") }
+func BenchmarkLivez(b *testing.B)     { benchHandler(b, started(b).Handler(), "/livez") }
+func BenchmarkReadyz(b *testing.B)    { benchHandler(b, started(b).Handler(), "/readyz") }
+func BenchmarkStartupz(b *testing.B)  { benchHandler(b, started(b).Handler(), "/startupz") }
+func BenchmarkDrainzGet(b *testing.B) { benchHandler(b, started(b).Handler(), "/drainz") }
 func BenchmarkReadyzVerbose(b *testing.B) {
-	benchHandler(b, started(b).ReadyzHandler(), "/readyz?verbose")
+	benchHandler(b, started(b).Handler(), "/readyz?verbose")
 }
 func BenchmarkHeartbeatBeat(b *testing.B) {
 	h := newLifecycle(b, lifecycle.Config{}).Watchdog("loop", time.Hour)

@@ -19,9 +19,7 @@ import (
 func Example() {
 	// In a real main: cfg, err := lifecycle.ConfigFromEnv(nil), and no
 	// Signals field, so that SIGTERM and SIGINT are caught.
-	cfg, err := lifecycle.ConfigFromEnv(func(name string) string {
-		return map[string]string{"LIFECYCLE_SHUTDOWN_DELAY": "10ms"}[name]
-	})
+	cfg, err := lifecycle.ConfigFromEnv([]string{"LIFECYCLE_SHUTDOWN_DELAY=10ms"})
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -48,16 +46,33 @@ func Example() {
 	}
 	l.AddHTTPServer(&http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}, ln)
 	l.AddStartupTask("warm-cache", func(ctx context.Context) error { return nil })
+	// A background loop for the life of the service, proving its progress
+	// to /livez; stopped after the servers have drained.
+	hb := l.Watchdog("janitor", time.Minute)
+	l.AddWorker("janitor", func(ctx context.Context) error {
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			hb.Beat()
+			select {
+			case <-ctx.Done():
+				fmt.Println("janitor stopped")
+				return nil
+			case <-t.C:
+			}
+		}
+	})
+	// Runs when draining begins, during the shutdown delay: the servers
+	// drain and the workers stop only after it has returned.
+	l.AddPreShutdownHook("deregister", func(ctx context.Context) error { fmt.Println("deregistered"); return nil })
 	l.AddCleanup("database", func(ctx context.Context) error { fmt.Println("close database"); return nil })
 	l.AddCleanup("tracer", func(ctx context.Context) error { fmt.Println("flush tracer"); return nil })
 
 	done := make(chan error)
 	go func() { done <- l.Run(context.Background()) }()
 
+	<-l.Serving() // every startup task has returned nil
 	base := "http://" + ln.Addr().String()
-	for l.Phase() != lifecycle.PhaseServing {
-		time.Sleep(time.Millisecond)
-	}
 	for _, path := range []string{"/hello", "/readyz"} {
 		resp, err := http.Get(base + path)
 		if err != nil {
@@ -69,12 +84,14 @@ func Example() {
 		fmt.Printf("%s %d %s\n", path, resp.StatusCode, body)
 	}
 
-	sigs <- syscall.SIGTERM // what kubelet sends; cleanup runs last registered first
-	fmt.Println("run:", <-done)
+	sigs <- syscall.SIGTERM     // what kubelet sends
+	fmt.Println("run:", <-done) // workers stop, then cleanup runs last registered first
 	// Output:
 	// /hello 200 hello
 	//
 	// /readyz 200 ok
+	// deregistered
+	// janitor stopped
 	// flush tracer
 	// close database
 	// run: <nil>

@@ -3,9 +3,12 @@ package lifecycle
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net"
 	"net/http"
 	"strconv"
+	"sync"
+	"time"
 )
 
 // Handler returns a handler serving the four health endpoints, for a mux or
@@ -23,32 +26,26 @@ import (
 // A failing check answers 503 with one line per check, as kube-apiserver's
 // /readyz does ("[-]shutdown failed: reason withheld"); with ?verbose the
 // list is also given on success, and failures carry their reason.
+//
+// Readiness checks run once per request, concurrently, each bounded by
+// Config.CheckTimeout (see AddReadinessCheck). Any other path is 404, so the
+// handler can be mounted on "/" of a health port, or under each path.
 func (l *Lifecycle) Handler() http.Handler {
-	mux := http.NewServeMux()
-	mux.Handle("/livez", l.LivezHandler())
-	mux.Handle("/readyz", l.ReadyzHandler())
-	mux.Handle("/startupz", l.StartupzHandler())
-	mux.Handle("/drainz", l.DrainzHandler())
-	return mux
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/livez":
+			l.serveChecks(w, r, livez)
+		case "/readyz":
+			l.serveChecks(w, r, readyz)
+		case "/startupz":
+			l.serveChecks(w, r, startupz)
+		case "/drainz":
+			l.serveDrainz(w, r)
+		default:
+			http.NotFound(w, r)
+		}
+	})
 }
-
-// LivezHandler returns the /livez handler described on Handler.
-func (l *Lifecycle) LivezHandler() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { l.serveChecks(w, r, livez) })
-}
-
-// ReadyzHandler returns the /readyz handler described on Handler.
-func (l *Lifecycle) ReadyzHandler() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { l.serveChecks(w, r, readyz) })
-}
-
-// StartupzHandler returns the /startupz handler described on Handler.
-func (l *Lifecycle) StartupzHandler() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { l.serveChecks(w, r, startupz) })
-}
-
-// DrainzHandler returns the /drainz handler described on Handler.
-func (l *Lifecycle) DrainzHandler() http.Handler { return http.HandlerFunc(l.serveDrainz) }
 
 type probeKind int
 
@@ -69,65 +66,70 @@ func (k probeKind) String() string {
 	}
 }
 
-// check is one line of a listing.
-type check struct {
+// checkLine is one line of a listing.
+type checkLine struct {
 	name string
 	err  error
 }
 
 // pass answers the common question, does every check pass, without
-// allocating.
-func (l *Lifecycle) pass(ctx context.Context, k probeKind) bool {
+// allocating when there are no readiness checks. For readyz it returns the
+// results of the checks it ran, so that a listing does not run them again.
+func (l *Lifecycle) pass(k probeKind) (bool, []error) {
 	switch k {
 	case livez:
 		if l.draining.Load() {
-			return true
+			return true, nil
 		}
 		for _, h := range *l.watchdogs.Load() {
 			if h.check() != nil {
-				return false
+				return false, nil
 			}
 		}
-		return true
+		return true, nil
 	case readyz:
-		if !l.started.Load() || l.draining.Load() {
-			return false
+		checks := l.readinessChecks()
+		if len(checks) == 0 {
+			return l.started.Load() && !l.draining.Load(), nil
 		}
-		for _, c := range l.readinessChecks() {
-			if c.fn(ctx) != nil {
-				return false
-			}
+		results := l.runChecks(checks)
+		ok := l.started.Load() && !l.draining.Load()
+		for _, err := range results {
+			ok = ok && err == nil
 		}
-		return true
+		return ok, results
 	default:
-		return l.started.Load()
+		return l.started.Load(), nil
 	}
 }
 
-// list returns every check of kind k with its result.
-func (l *Lifecycle) list(ctx context.Context, k probeKind) []check {
-	out := []check{{name: "ping"}}
+// list returns every check of kind k with its result; results are those of
+// the readiness checks, already run.
+func (l *Lifecycle) list(k probeKind, results []error) []checkLine {
+	out := []checkLine{{name: "ping"}}
 	switch k {
 	case livez:
 		if l.draining.Load() {
 			return out
 		}
 		for _, h := range *l.watchdogs.Load() {
-			out = append(out, check{"watchdog:" + h.name, h.check()})
+			out = append(out, checkLine{"watchdog:" + h.name, h.check()})
 		}
 	case readyz:
 		var err error
 		if !l.started.Load() {
 			err = errNotStarted
 		}
-		out = append(out, check{"startup", err})
+		out = append(out, checkLine{"startup", err})
 		err = nil
 		if l.draining.Load() {
 			err = errDraining
 		}
-		out = append(out, check{"shutdown", err})
-		for _, c := range l.readinessChecks() {
-			out = append(out, check{c.name, c.fn(ctx)})
+		out = append(out, checkLine{"shutdown", err})
+		for i, c := range l.readinessChecks() {
+			if i < len(results) {
+				out = append(out, checkLine{c.name, results[i]})
+			}
 		}
 	default:
 		l.mu.Lock()
@@ -139,23 +141,90 @@ func (l *Lifecycle) list(ctx context.Context, k probeKind) []check {
 			if !l.started.Load() {
 				err = errNotStarted
 			}
-			out = append(out, check{"startup", err})
+			out = append(out, checkLine{"startup", err})
 		}
 		for i, t := range tasks {
 			var err error
 			if i >= len(done) || !done[i] {
 				err = errNotFinished
 			}
-			out = append(out, check{"task:" + t.name, err})
+			out = append(out, checkLine{"task:" + t.name, err})
 		}
 	}
 	return out
 }
 
-func (l *Lifecycle) readinessChecks() []namedFunc {
+func (l *Lifecycle) readinessChecks() []*readinessCheck {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.readiness
+}
+
+// runChecks runs every check once, concurrently, and returns their results
+// in order.
+func (l *Lifecycle) runChecks(checks []*readinessCheck) []error {
+	calls := make([]*checkCall, len(checks))
+	for i, c := range checks {
+		calls[i] = c.start(l)
+	}
+	t := time.NewTimer(l.cfg.CheckTimeout)
+	defer t.Stop()
+	results := make([]error, len(checks))
+	for i, call := range calls {
+		select {
+		case <-call.done:
+			results[i] = call.err
+		case <-t.C:
+			// Every check has had its whole timeout: the others too.
+			for j := i; j < len(calls); j++ {
+				select {
+				case <-calls[j].done:
+					results[j] = calls[j].err
+				default:
+					results[j] = fmt.Errorf("timed out after %v", l.cfg.CheckTimeout)
+				}
+			}
+			return results
+		}
+	}
+	return results
+}
+
+// readinessCheck is a check with at most one run at a time.
+type readinessCheck struct {
+	name string
+	fn   func(context.Context) error
+	mu   sync.Mutex
+	call *checkCall // the run in progress, shared by the requests that wait for it
+}
+
+// checkCall is one run of a check.
+type checkCall struct {
+	done chan struct{}
+	err  error
+}
+
+// start returns the run in progress, or starts one, bounded by CheckTimeout.
+// A check that ignores its context keeps its goroutine, but no other starts
+// until it returns.
+func (c *readinessCheck) start(l *Lifecycle) *checkCall {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.call != nil {
+		return c.call
+	}
+	call := &checkCall{done: make(chan struct{})}
+	c.call = call
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), l.cfg.CheckTimeout)
+		defer cancel()
+		call.err = l.protect("readiness check", c.name, func() error { return c.fn(ctx) })
+		c.mu.Lock()
+		c.call = nil
+		c.mu.Unlock()
+		close(call.done)
+	}()
+	return call
 }
 
 type healthError string
@@ -182,7 +251,8 @@ func (l *Lifecycle) serveChecks(w http.ResponseWriter, r *http.Request, k probeK
 	if r.URL.RawQuery != "" {
 		_, verbose = r.URL.Query()["verbose"]
 	}
-	if !verbose && l.pass(r.Context(), k) {
+	ok, results := l.pass(k)
+	if !verbose && ok {
 		l.setTextHeaders(w)
 		w.WriteHeader(http.StatusOK)
 		w.Write(l.okBody)
@@ -190,7 +260,7 @@ func (l *Lifecycle) serveChecks(w http.ResponseWriter, r *http.Request, k probeK
 	}
 	var buf bytes.Buffer
 	failed := false
-	for _, c := range l.list(r.Context(), k) {
+	for _, c := range l.list(k, results) {
 		switch {
 		case c.err == nil:
 			buf.WriteString("[+]" + c.name + " ok\n")
@@ -254,6 +324,11 @@ func isLoopback(remoteAddr string) bool {
 	if err != nil {
 		return remoteAddr == "" || remoteAddr == "@"
 	}
+	// Not internal/check.IsLoopback, on purpose: that one judges a probe's
+	// target and accepts names ("localhost", "*.localhost"); this gate of
+	// POST /drainz wants the peer's IP and nothing else. Importing it would
+	// also make every image that builds a lifecycle user copy
+	// internal/check (images/service/Dockerfile copies what it imports).
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
 }

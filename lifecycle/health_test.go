@@ -62,7 +62,7 @@ func TestHealthThroughThePhases(t *testing.T) {
 		}
 	}
 
-	eventually(t, "phase starting", func() bool { return l.Phase() == lifecycle.PhaseStarting })
+	eventually(t, "phase starting", func() bool { return l.PhaseName() == "starting" })
 	check("starting",
 		want{"/livez", 200, "ok"},
 		want{"/startupz", 503, "[-]task:warm-cache failed: reason withheld\nstartupz check failed\n"},
@@ -72,7 +72,7 @@ func TestHealthThroughThePhases(t *testing.T) {
 	)
 
 	close(release)
-	eventually(t, "phase serving", func() bool { return l.Phase() == lifecycle.PhaseServing })
+	isClosed(t, "serving", l.Serving())
 	check("serving",
 		want{"/livez", 200, "ok"},
 		want{"/startupz", 200, "ok"},
@@ -96,7 +96,7 @@ func TestHealthThroughThePhases(t *testing.T) {
 		want{"/startupz", 200, "ok"},
 		want{"/drainz", 200, `{"draining":true,"inflight":0}`},
 	)
-	if got := l.Phase(); got != lifecycle.PhaseDraining {
+	if got := l.PhaseName(); got != "draining" {
 		t.Errorf("got phase %v after Drain, want draining", got)
 	}
 	if r.returned() {
@@ -106,7 +106,7 @@ func TestHealthThroughThePhases(t *testing.T) {
 	if err := r.wait(t); err != nil {
 		t.Errorf("Run: %v", err)
 	}
-	if got := l.Phase(); got != lifecycle.PhaseStopped {
+	if got := l.PhaseName(); got != "stopped" {
 		t.Errorf("got phase %v after Run, want stopped", got)
 	}
 }
@@ -131,12 +131,12 @@ func TestDrainz(t *testing.T) {
 		t.Run(tt.method+" from "+tt.remote, func(t *testing.T) {
 			t.Parallel()
 			l := newLifecycle(t, lifecycle.Config{})
-			status, body := probe(l.DrainzHandler(), tt.method, "/drainz", tt.remote)
+			status, body := probe(l.Handler(), tt.method, "/drainz", tt.remote)
 			if status != tt.wantStatus {
 				t.Errorf("got status %d, want %d (%q)", status, tt.wantStatus, body)
 			}
-			if l.Draining() != tt.wantDraining {
-				t.Errorf("got draining %v, want %v", l.Draining(), tt.wantDraining)
+			if draining(l) != tt.wantDraining {
+				t.Errorf("got draining %v, want %v", draining(l), tt.wantDraining)
 			}
 			if tt.wantStatus == 202 && body != "{\"draining\":true,\"inflight\":0}\n" {
 				t.Errorf("got body %q, want the drain state", body)
@@ -151,7 +151,7 @@ func TestWatchdogFailsLiveness(t *testing.T) {
 	fresh := l.Watchdog("worker", time.Hour)
 	stale := l.Watchdog("stuck", 20*time.Millisecond)
 	fresh.Beat()
-	h := l.LivezHandler()
+	h := l.Handler()
 
 	eventually(t, "stale watchdog fails /livez", func() bool {
 		status, _ := probe(h, http.MethodGet, "/livez", "")
@@ -162,10 +162,6 @@ func TestWatchdogFailsLiveness(t *testing.T) {
 		!strings.Contains(body, "[-]watchdog:stuck failed: last beat") {
 		t.Errorf("got %d %q, want 503 listing worker ok and stuck failed", status, body)
 	}
-	if stale.Age() <= 20*time.Millisecond {
-		t.Errorf("got age %v, want > 20ms", stale.Age())
-	}
-
 	stale.Beat()
 	// The beat may already be stale again on a slow machine: only check the
 	// state that cannot race, after draining.
@@ -209,7 +205,7 @@ func TestMiddleware(t *testing.T) {
 	if got := l.InFlight(); got != 2 {
 		t.Errorf("got %d in flight, want 2", got)
 	}
-	_, body := probe(l.DrainzHandler(), "GET", "/drainz", "")
+	_, body := probe(l.Handler(), "GET", "/drainz", "")
 	if body != "{\"draining\":false,\"inflight\":2}\n" {
 		t.Errorf("got /drainz %q, want inflight 2", body)
 	}

@@ -25,9 +25,14 @@ func TestMain(m *testing.M) {
 // never speed.
 const hangBound = 10 * time.Second
 
-// newLifecycle returns a Lifecycle with a discarded log unless cfg has one.
+// newLifecycle returns a Lifecycle with a discarded log unless cfg has one,
+// and no shutdown delay unless cfg sets one: most tests are about other
+// steps (TestZeroConfigIsTheDefault checks the real default).
 func newLifecycle(t testing.TB, cfg lifecycle.Config) *lifecycle.Lifecycle {
 	t.Helper()
+	if cfg.ShutdownDelay == 0 {
+		cfg.ShutdownDelay = -1
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -134,4 +139,24 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// isClosed waits until ch is closed, failing the test after hangBound.
+func isClosed(t testing.TB, what string, ch <-chan struct{}) {
+	t.Helper()
+	select {
+	case <-ch:
+	case <-time.After(hangBound):
+		t.Fatalf("%s: not signalled after %v", what, hangBound)
+	}
+}
+
+// draining reports whether l has begun draining.
+func draining(l *lifecycle.Lifecycle) bool {
+	select {
+	case <-l.Draining():
+		return true
+	default:
+		return false
+	}
 }

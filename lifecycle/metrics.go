@@ -2,62 +2,105 @@ package lifecycle
 
 import (
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// Metric names, all on the registry passed in Config.Registry.
+// Metric names, all on the registry passed in Config.Registry; the README
+// lists them.
 const (
-	MetricPhase          = "podlife_lifecycle_phase"                    // gauge{phase}: 1 for the current phase
-	MetricPhaseDuration  = "podlife_lifecycle_phase_duration_seconds"   // gauge{phase}: time spent in each finished phase
-	MetricInFlight       = "podlife_lifecycle_inflight_requests"        // gauge: requests in flight
-	MetricDrained        = "podlife_lifecycle_drained_requests_total"   // counter: requests that ended while draining
-	MetricForcedStops    = "podlife_lifecycle_forced_stops_total"       // counter{server="http"|"grpc"}: drains cut at DrainTimeout
-	MetricHookTimeouts   = "podlife_lifecycle_hook_timeouts_total"      // counter{hook}: hooks abandoned at HookTimeout
-	MetricWatchdogAge    = "podlife_lifecycle_watchdog_age_seconds"     // gauge{watchdog}: time since the last Beat
-	MetricWatchdogMaxAge = "podlife_lifecycle_watchdog_max_age_seconds" // gauge{watchdog}: the age that fails liveness
+	metricPhase          = "podlife_lifecycle_phase"                           // gauge{phase}: 1 for the current phase
+	metricPhaseDuration  = "podlife_lifecycle_phase_duration_seconds"          // gauge{phase}: time spent in each finished phase
+	metricInFlight       = "podlife_lifecycle_inflight_requests"               // gauge: requests in flight
+	metricDrained        = "podlife_lifecycle_drained_requests_total"          // counter: requests that ended while draining
+	metricForcedStops    = "podlife_lifecycle_forced_stops_total"              // counter{server="http"|"grpc"|"conn"}: drains cut at DrainTimeout
+	metricHookTimeouts   = "podlife_lifecycle_hook_timeouts_total"             // counter{hook}: hooks abandoned at HookTimeout
+	metricHookPanics     = "podlife_lifecycle_hook_panics_total"               // counter{hook}: hooks, workers and checks that panicked
+	metricBudgetOverrun  = "podlife_lifecycle_shutdown_budget_overrun_seconds" // gauge: worst-case shutdown minus the grace period, 0 if it fits
+	metricWatchdogAge    = "podlife_lifecycle_watchdog_age_seconds"            // gauge{watchdog}: time since the last Beat
+	metricWatchdogMaxAge = "podlife_lifecycle_watchdog_max_age_seconds"        // gauge{watchdog}: the age that fails liveness
 )
+
+// phase is a step of the lifecycle, named in logs and metrics.
+type phase int32
+
+// The phases, in order.
+const (
+	phaseStarting phase = iota // servers listening, startup tasks running
+	phaseServing               // startup finished; ready unless a check fails
+	phaseDraining              // readiness failing, shutdown delay and pre-shutdown hooks
+	phaseStopping              // servers draining, then workers stopping
+	phaseCleanup               // cleanup hooks running
+	phaseStopped               // Run returned
+)
+
+func (p phase) String() string {
+	switch p {
+	case phaseStarting:
+		return "starting"
+	case phaseServing:
+		return "serving"
+	case phaseDraining:
+		return "draining"
+	case phaseStopping:
+		return "stopping"
+	case phaseCleanup:
+		return "cleanup"
+	case phaseStopped:
+		return "stopped"
+	}
+	return fmt.Sprintf("phase(%d)", int32(p))
+}
 
 type metrics struct {
 	phase         *prometheus.GaugeVec
 	phaseDuration *prometheus.GaugeVec
 	forcedStops   *prometheus.CounterVec
 	hookTimeouts  *prometheus.CounterVec
+	hookPanics    *prometheus.CounterVec
+	budgetOverrun prometheus.Gauge
 }
 
 // newMetrics creates the metrics and registers them on reg when reg is not nil.
 func newMetrics(l *Lifecycle, reg prometheus.Registerer) (*metrics, error) {
 	m := &metrics{
 		phase: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: MetricPhase, Help: "1 for the current lifecycle phase, 0 for the others.",
+			Name: metricPhase, Help: "1 for the current lifecycle phase, 0 for the others.",
 		}, []string{"phase"}),
 		phaseDuration: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: MetricPhaseDuration, Help: "Time spent in each finished lifecycle phase.",
+			Name: metricPhaseDuration, Help: "Time spent in each finished lifecycle phase.",
 		}, []string{"phase"}),
 		forcedStops: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: MetricForcedStops, Help: "Servers closed or stopped because their drain hit the drain timeout.",
+			Name: metricForcedStops, Help: "Servers closed or stopped, and hijacked connections closed, because their drain hit the drain timeout.",
 		}, []string{"server"}),
 		hookTimeouts: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: MetricHookTimeouts, Help: "Hooks abandoned at their deadline.",
+			Name: metricHookTimeouts, Help: "Hooks and workers abandoned at their deadline.",
 		}, []string{"hook"}),
+		hookPanics: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: metricHookPanics, Help: "Hooks, workers, startup tasks and readiness checks that panicked (recovered).",
+		}, []string{"hook"}),
+		budgetOverrun: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: metricBudgetOverrun, Help: "Worst-case shutdown duration minus the termination grace period; above 0, kubelet will SIGKILL before the shutdown ends.",
+		}),
 	}
-	for p := PhaseStarting; p <= PhaseStopped; p++ {
+	for p := phaseStarting; p <= phaseStopped; p++ {
 		m.phase.WithLabelValues(p.String())
 	}
-	for _, s := range []string{"http", "grpc"} {
+	for _, s := range []string{"http", "grpc", "conn"} {
 		m.forcedStops.WithLabelValues(s)
 	}
 	if reg == nil {
 		return m, nil
 	}
 	cs := []prometheus.Collector{
-		m.phase, m.phaseDuration, m.forcedStops, m.hookTimeouts,
+		m.phase, m.phaseDuration, m.forcedStops, m.hookTimeouts, m.hookPanics, m.budgetOverrun,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name: MetricInFlight, Help: "Requests in flight.",
+			Name: metricInFlight, Help: "Requests in flight.",
 		}, func() float64 { return float64(l.inflight.Load()) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
-			Name: MetricDrained, Help: "Requests that ended after draining began.",
+			Name: metricDrained, Help: "Requests that ended after draining began.",
 		}, func() float64 { return float64(l.drained.Load()) }),
 		watchdogCollector{l: l},
 	}
@@ -73,7 +116,7 @@ func newMetrics(l *Lifecycle, reg prometheus.Registerer) (*metrics, error) {
 	return m, nil
 }
 
-func (m *metrics) setPhase(prev, next Phase, d time.Duration) {
+func (m *metrics) setPhase(prev, next phase, d time.Duration) {
 	if prev != next {
 		m.phaseDuration.WithLabelValues(prev.String()).Set(d.Seconds())
 	}
@@ -82,9 +125,9 @@ func (m *metrics) setPhase(prev, next Phase, d time.Duration) {
 }
 
 var (
-	watchdogAgeDesc = prometheus.NewDesc(MetricWatchdogAge,
+	watchdogAgeDesc = prometheus.NewDesc(metricWatchdogAge,
 		"Time since the last heartbeat of each watchdog.", []string{"watchdog"}, nil)
-	watchdogMaxAgeDesc = prometheus.NewDesc(MetricWatchdogMaxAge,
+	watchdogMaxAgeDesc = prometheus.NewDesc(metricWatchdogMaxAge,
 		"Heartbeat age above which each watchdog fails liveness.", []string{"watchdog"}, nil)
 )
 
@@ -98,7 +141,7 @@ func (c watchdogCollector) Describe(ch chan<- *prometheus.Desc) {
 
 func (c watchdogCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, h := range *c.l.watchdogs.Load() {
-		ch <- prometheus.MustNewConstMetric(watchdogAgeDesc, prometheus.GaugeValue, h.Age().Seconds(), h.name)
+		ch <- prometheus.MustNewConstMetric(watchdogAgeDesc, prometheus.GaugeValue, h.age().Seconds(), h.name)
 		ch <- prometheus.MustNewConstMetric(watchdogMaxAgeDesc, prometheus.GaugeValue, h.maxAge.Seconds(), h.name)
 	}
 }

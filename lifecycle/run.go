@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -16,12 +17,15 @@ import (
 	"golang.org/x/sync/errgroup"
 )
 
-// Run serves the registered servers and runs the startup tasks, then waits
-// for SIGTERM or SIGINT (or a value on Config.Signals), for ctx to end, or
-// for a server or startup task to fail, and shuts down as described in the
-// package documentation. It returns nil after a clean shutdown, otherwise
-// the errors of the servers, startup tasks and hooks. Cleanup hooks and
-// forced stops are logged.
+// Run serves the registered servers and runs the startup tasks and workers,
+// then waits for SIGTERM or SIGINT (or a value on Config.Signals), for ctx to
+// end, or for a server, startup task or worker to fail, and shuts down as
+// described in the package documentation. It returns nil after a clean
+// shutdown; otherwise an error that joins the failures of servers, tasks,
+// workers and hooks, the drains that were cut, and, past
+// Config.ShutdownTimeout, what was still running. Its last log line,
+// "lifecycle: stopped", sums the shutdown up (durations, drained requests,
+// forced stops), since /metrics stops with the servers.
 //
 // During shutdown a second signal calls Config.Exit(1) (os.Exit by default),
 // unless Config.IgnoreSecondSignal is set. Run may be called once.
@@ -35,14 +39,21 @@ func (l *Lifecycle) Run(ctx context.Context) error {
 	l.runCtx = ctx
 	l.startupDone = make([]bool, len(l.startup))
 	l.mu.Unlock()
+	defer close(l.stoppedCh)
 	log := l.cfg.Logger
 
-	if b := l.Budget(); b.Fits() {
+	b := l.budget()
+	l.metrics.budgetOverrun.Set(max(b.Total-b.GracePeriod, 0).Seconds())
+	if b.fits() {
 		log.Info("lifecycle: shutdown budget fits the grace period", b.logAttrs()...)
 	} else {
 		log.Error("lifecycle: shutdown budget exceeds the termination grace period: kubelet will SIGKILL before shutdown ends; "+
 			"raise terminationGracePeriodSeconds (and LIFECYCLE_TERMINATION_GRACE_PERIOD) or shorten the delay, drain or hook timeouts",
 			b.logAttrs()...)
+	}
+	if len(l.cfg.unknownEnv) > 0 {
+		log.Warn("lifecycle: unknown variables ignored (misspelt?)", slog.String("unknown", strings.Join(l.cfg.unknownEnv, ",")),
+			slog.String("known", strings.Join(envKeys(), ",")))
 	}
 	if l.cfg.ShutdownDelay == 0 {
 		log.Warn("lifecycle: no shutdown delay: requests routed to this Pod while its endpoint is being removed will fail")
@@ -66,29 +77,8 @@ func (l *Lifecycle) Run(ctx context.Context) error {
 	watcher.Go(func() { l.watchSignals(sigs, signalled, done) })
 	defer func() { close(done); watcher.Wait() }()
 
-	var servers errgroup.Group
-	var serveErrs errorList
-	for _, s := range l.httpServers {
-		servers.Go(func() error {
-			err := serveHTTP(s)
-			if err != nil && !errors.Is(err, http.ErrServerClosed) {
-				serveErrs.add(fmt.Errorf("lifecycle: http server %s: %w", s.ln.Addr(), err))
-				l.fail()
-			}
-			return nil
-		})
-	}
-	for _, s := range l.grpcServers {
-		servers.Go(func() error {
-			// Serve returns an error when the server was stopped before
-			// it began (a shutdown that starts at once): not a failure.
-			if err := s.srv.Serve(s.ln); err != nil && l.Phase() < PhaseStopping {
-				serveErrs.add(fmt.Errorf("lifecycle: grpc server %s: %w", s.ln.Addr(), err))
-				l.fail()
-			}
-			return nil
-		})
-	}
+	var errs errorList
+	servers := l.serve(&errs)
 
 	startCtx, cancelStartup := context.WithCancel(ctx)
 	defer cancelStartup()
@@ -96,10 +86,11 @@ func (l *Lifecycle) Run(ctx context.Context) error {
 	go func() {
 		defer close(startupDone)
 		if err := l.runStartup(startCtx); err != nil {
-			serveErrs.add(err)
+			errs.add(err)
 			l.fail()
 		}
 	}()
+	workers := l.startWorkers(ctx, &errs)
 
 	// Wait for the trigger.
 	var trigger string
@@ -111,37 +102,145 @@ func (l *Lifecycle) Run(ctx context.Context) error {
 	case <-l.failCh:
 		trigger = "failure"
 	}
+	sd := &shutdown{start: time.Now(), trigger: trigger}
+	sd.timeout = l.shutdownTimeout(b)
+	sd.deadline = sd.start.Add(sd.timeout)
 	wasReady := l.started.Load()
 	cancelStartup()
-	log.Info("lifecycle: shutdown", slog.String("trigger", trigger))
+	log.Info("lifecycle: shutdown", slog.String("trigger", trigger), duration("deadline", sd.timeout))
 	l.Drain()
 
 	// Shutdown delay, measured from the start of draining, and pre-shutdown
 	// hooks. No delay if the Pod was never ready: no endpoint routes to it.
 	l.mu.Lock()
 	delayEnd := l.drainStart.Add(l.cfg.ShutdownDelay)
+	preDone := l.preDone
 	l.mu.Unlock()
 	if wasReady {
 		if d := time.Until(delayEnd); d > 0 {
 			log.Info("lifecycle: shutdown delay", duration("remaining", d.Round(time.Millisecond)))
-			t := time.NewTimer(d)
-			<-t.C
+			sd.sleepUntil(delayEnd)
 		}
 	}
-	hookErrs := l.waitPreShutdown()
+	if sd.wait(preDone) {
+		l.mu.Lock()
+		errs.add(l.preErrs...)
+		l.mu.Unlock()
+	} else {
+		sd.running("pre-shutdown hooks")
+	}
 
-	l.setPhase(PhaseStopping)
+	l.setPhase(phaseStopping)
 	log.Info("lifecycle: draining servers", slog.Int64("inflight", l.inflight.Load()))
-	drainEnd := time.Now().Add(l.cfg.DrainTimeout)
-	l.stopServers()
-	servers.Wait()
-	l.waitStartup(startupDone, drainEnd)
+	drainEnd := minTime(time.Now().Add(l.cfg.DrainTimeout), sd.deadline)
+	l.stopServers(sd, drainEnd, &errs)
+	if !sd.wait(servers) {
+		sd.running("server goroutines")
+	}
+	// Startup tasks ignoring their cancelled context: a closed channel
+	// wins over any timer.
+	select {
+	case <-startupDone:
+	default:
+		if !sd.waitUntil(startupDone, drainEnd) {
+			log.Error("lifecycle: startup tasks ignore their cancelled context; abandoned")
+			sd.running("startup tasks")
+		}
+	}
+	l.stopWorkers(sd, workers, &errs)
 
-	l.setPhase(PhaseCleanup)
-	hookErrs = append(hookErrs, l.runCleanup(ctx)...)
-	l.setPhase(PhaseStopped)
-	log.Info("lifecycle: stopped", slog.Uint64("drained", l.drained.Load()))
-	return errors.Join(append(serveErrs.get(), hookErrs...)...)
+	l.setPhase(phaseCleanup)
+	errs.add(l.runCleanup(ctx, sd)...)
+	l.setPhase(phaseStopped)
+	err := errors.Join(append(errs.get(), sd.err())...)
+	l.logSummary(sd, err)
+	return err
+}
+
+// shutdown is the state of one shutdown: its overall deadline and what was
+// left running.
+type shutdown struct {
+	start, deadline time.Time
+	timeout         time.Duration
+	trigger         string
+	forced          int // drains cut: servers closed, connections closed
+	mu              sync.Mutex
+	still           []string
+}
+
+// running records that what is still running when the shutdown ends.
+func (s *shutdown) running(what string) {
+	s.mu.Lock()
+	s.still = append(s.still, what)
+	s.mu.Unlock()
+}
+
+// waitUntil waits for ch to close, until t or the overall deadline; it
+// reports whether ch closed.
+func (s *shutdown) waitUntil(ch <-chan struct{}, t time.Time) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+	}
+	timer := time.NewTimer(time.Until(minTime(t, s.deadline)))
+	defer timer.Stop()
+	select {
+	case <-ch:
+		return true
+	case <-timer.C:
+		return false
+	}
+}
+
+// wait waits for ch to close, until the overall deadline.
+func (s *shutdown) wait(ch <-chan struct{}) bool { return s.waitUntil(ch, s.deadline) }
+
+// sleepUntil sleeps until t, or the overall deadline.
+func (s *shutdown) sleepUntil(t time.Time) {
+	timer := time.NewTimer(time.Until(minTime(t, s.deadline)))
+	defer timer.Stop()
+	<-timer.C
+}
+
+// err names what was still running, if anything.
+func (s *shutdown) err() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.still) == 0 {
+		return nil
+	}
+	return fmt.Errorf("lifecycle: shutdown ended (deadline %v) with still running: %s", s.timeout, strings.Join(s.still, "; "))
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
+
+// logSummary writes the last line, with what the metrics would have shown.
+func (l *Lifecycle) logSummary(sd *shutdown, err error) {
+	l.mu.Lock()
+	attrs := []any{
+		slog.String("trigger", sd.trigger),
+		duration("shutdown", time.Since(sd.start).Round(time.Millisecond)),
+		slog.Uint64("drained", l.drained.Load()),
+		slog.Int("forced_stops", sd.forced),
+		slog.Int64("inflight", l.inflight.Load()),
+	}
+	for p := phaseServing; p <= phaseCleanup; p++ {
+		if d, ok := l.phaseTimes[p]; ok {
+			attrs = append(attrs, duration(p.String(), d.Round(time.Millisecond)))
+		}
+	}
+	l.mu.Unlock()
+	if err != nil {
+		l.cfg.Logger.Error("lifecycle: stopped", append(attrs, slog.Any("error", err))...)
+		return
+	}
+	l.cfg.Logger.Info("lifecycle: stopped", attrs...)
 }
 
 // watchSignals forwards the first signal and exits on the second.
@@ -201,11 +300,36 @@ func hasTLS(srv *http.Server) bool {
 	return srv.TLSConfig != nil && (len(srv.TLSConfig.Certificates) > 0 || srv.TLSConfig.GetCertificate != nil)
 }
 
-func serveHTTP(s httpEntry) error {
-	if hasTLS(s.srv) {
-		return s.srv.ServeTLS(s.ln, "", "")
+// serve starts every server; the channel closes when all have returned.
+func (l *Lifecycle) serve(errs *errorList) <-chan struct{} {
+	var wg sync.WaitGroup
+	for _, s := range l.httpServers {
+		wg.Go(func() {
+			var err error
+			if hasTLS(s.srv) {
+				err = s.srv.ServeTLS(s.ln, "", "")
+			} else {
+				err = s.srv.Serve(s.ln)
+			}
+			if err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errs.add(fmt.Errorf("lifecycle: http server %s: %w", s.ln.Addr(), err))
+				l.fail()
+			}
+		})
 	}
-	return s.srv.Serve(s.ln)
+	for _, s := range l.grpcServers {
+		wg.Go(func() {
+			// Serve returns an error when the server was stopped before
+			// it began (a shutdown that starts at once): not a failure.
+			if err := s.srv.Serve(s.ln); err != nil && phase(l.phase.Load()) < phaseStopping {
+				errs.add(fmt.Errorf("lifecycle: grpc server %s: %w", s.ln.Addr(), err))
+				l.fail()
+			}
+		})
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	return done
 }
 
 // runStartup runs the startup tasks concurrently and marks startup
@@ -215,7 +339,7 @@ func (l *Lifecycle) runStartup(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	for i, t := range l.startup {
 		g.Go(func() error {
-			if err := t.fn(gctx); err != nil {
+			if err := l.protect("startup task", t.name, func() error { return t.fn(gctx) }); err != nil {
 				return fmt.Errorf("lifecycle: startup task %q: %w", t.name, err)
 			}
 			l.mu.Lock()
@@ -232,120 +356,11 @@ func (l *Lifecycle) runStartup(ctx context.Context) error {
 		return err
 	}
 	l.started.Store(true)
-	l.advance(PhaseStarting, PhaseServing) // unless draining already began
+	if l.advance(phaseStarting, phaseServing) { // unless draining already began
+		l.servingOnce.Do(func() { close(l.servingCh) })
+	}
 	l.cfg.Logger.Info("lifecycle: started")
 	return nil
-}
-
-// waitStartup waits for startup tasks that have not yet returned, up to the
-// deadline of the drain that ran alongside them: it adds nothing to the
-// shutdown budget.
-func (l *Lifecycle) waitStartup(done <-chan struct{}, deadline time.Time) {
-	t := time.NewTimer(max(time.Until(deadline), 0))
-	defer t.Stop()
-	select {
-	case <-done:
-	case <-t.C:
-		l.cfg.Logger.Error("lifecycle: startup tasks ignore their cancelled context; abandoned")
-	}
-}
-
-// stopServers drains every server concurrently, each with the drain
-// timeout, then forces those still busy.
-func (l *Lifecycle) stopServers() {
-	var wg sync.WaitGroup
-	for _, s := range l.httpServers {
-		wg.Go(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), l.cfg.DrainTimeout)
-			defer cancel()
-			if err := s.srv.Shutdown(ctx); err != nil {
-				l.metrics.forcedStops.WithLabelValues("http").Inc()
-				l.cfg.Logger.Warn("lifecycle: http drain timed out; closing", slog.String("addr", s.ln.Addr().String()),
-					slog.Any("error", err))
-				s.srv.Close()
-			}
-		})
-	}
-	for _, s := range l.grpcServers {
-		wg.Go(func() {
-			stopped := make(chan struct{})
-			go func() { s.srv.GracefulStop(); close(stopped) }()
-			t := time.NewTimer(l.cfg.DrainTimeout)
-			defer t.Stop()
-			select {
-			case <-stopped:
-			case <-t.C:
-				l.metrics.forcedStops.WithLabelValues("grpc").Inc()
-				l.cfg.Logger.Warn("lifecycle: grpc drain timed out; stopping", slog.String("addr", s.ln.Addr().String()))
-				s.srv.Stop()
-				<-stopped
-			}
-		})
-	}
-	wg.Wait()
-}
-
-// waitPreShutdown waits for the pre-shutdown hooks started by Drain, which
-// each end or are abandoned by HookTimeout.
-func (l *Lifecycle) waitPreShutdown() []error {
-	l.mu.Lock()
-	done := l.preDone
-	l.mu.Unlock()
-	<-done
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.preErrs
-}
-
-// runCleanup runs the cleanup hooks one by one, last registered first.
-func (l *Lifecycle) runCleanup(ctx context.Context) []error {
-	hooks := make([]namedFunc, len(l.cleanup))
-	for i, h := range l.cleanup {
-		hooks[len(hooks)-1-i] = h
-	}
-	return l.runHooks(ctx, "cleanup", hooks, false)
-}
-
-// runHooks runs hooks, concurrently or one by one, each with a context that
-// is not cancelled with ctx and ends after HookTimeout. A hook still running
-// at its deadline is abandoned.
-func (l *Lifecycle) runHooks(ctx context.Context, kind string, hooks []namedFunc, concurrent bool) []error {
-	var errs errorList
-	run := func(h namedFunc) {
-		hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), l.cfg.HookTimeout)
-		defer cancel()
-		result := make(chan error, 1)
-		start := time.Now()
-		go func() { result <- h.fn(hctx) }()
-		select {
-		case err := <-result:
-			if err != nil {
-				errs.add(fmt.Errorf("lifecycle: %s hook %q: %w", kind, h.name, err))
-				l.cfg.Logger.Error("lifecycle: hook failed", slog.String("kind", kind), slog.String("hook", h.name),
-					slog.Any("error", err))
-				return
-			}
-			l.cfg.Logger.Info("lifecycle: hook done", slog.String("kind", kind), slog.String("hook", h.name),
-				duration("took", time.Since(start).Round(time.Microsecond)))
-		case <-hctx.Done():
-			l.metrics.hookTimeouts.WithLabelValues(h.name).Inc()
-			errs.add(fmt.Errorf("lifecycle: %s hook %q: abandoned after %v", kind, h.name, l.cfg.HookTimeout))
-			l.cfg.Logger.Error("lifecycle: hook abandoned at its deadline", slog.String("kind", kind),
-				slog.String("hook", h.name), duration("timeout", l.cfg.HookTimeout))
-		}
-	}
-	if !concurrent {
-		for _, h := range hooks {
-			run(h)
-		}
-		return errs.get()
-	}
-	var wg sync.WaitGroup
-	for _, h := range hooks {
-		wg.Go(func() { run(h) })
-	}
-	wg.Wait()
-	return errs.get()
 }
 
 // errorList collects errors from several goroutines.
@@ -354,9 +369,13 @@ type errorList struct {
 	errs []error
 }
 
-func (e *errorList) add(err error) {
+func (e *errorList) add(errs ...error) {
 	e.mu.Lock()
-	e.errs = append(e.errs, err)
+	for _, err := range errs {
+		if err != nil {
+			e.errs = append(e.errs, err)
+		}
+	}
 	e.mu.Unlock()
 }
 

@@ -69,8 +69,8 @@ func TestCleanupHooks(t *testing.T) {
 			t.Errorf("got error %v, want one containing %q", err, want)
 		}
 	}
-	if got := sample(t, reg, lifecycle.MetricHookTimeouts, "hangs"); got != 1 {
-		t.Errorf("got %s{hook=hangs} %v, want 1", lifecycle.MetricHookTimeouts, got)
+	if got := sample(t, reg, "podlife_lifecycle_hook_timeouts_total", "hangs"); got != 1 {
+		t.Errorf("got %s{hook=hangs} %v, want 1", "podlife_lifecycle_hook_timeouts_total", got)
 	}
 }
 
@@ -109,23 +109,23 @@ func TestPreShutdownHookRunsDuringDelay(t *testing.T) {
 	l := newLifecycle(t, lifecycle.Config{Signals: sigs, ShutdownDelay: 50 * time.Millisecond})
 	srv := &http.Server{Handler: l.Handler()}
 	l.AddHTTPServer(srv, listen(t))
-	phases := make(chan lifecycle.Phase, 1)
+	phases := make(chan string, 1)
 	l.AddPreShutdownHook("deregister", func(ctx context.Context) error {
-		phases <- l.Phase()
+		phases <- l.PhaseName()
 		return nil
 	})
-	var cleanupPhase lifecycle.Phase
-	l.AddCleanup("close", func(context.Context) error { cleanupPhase = l.Phase(); return nil })
+	var cleanupPhase string
+	l.AddCleanup("close", func(context.Context) error { cleanupPhase = l.PhaseName(); return nil })
 	_, r := start(t, l)
-	eventually(t, "serving", func() bool { return l.Phase() == lifecycle.PhaseServing })
+	isClosed(t, "serving", l.Serving())
 	sigs <- syscall.SIGTERM
 	if err := r.wait(t); err != nil {
 		t.Fatalf("Run: %v", err)
 	}
-	if got := <-phases; got != lifecycle.PhaseDraining {
+	if got := <-phases; got != "draining" {
 		t.Errorf("pre-shutdown hook ran in phase %v, want draining", got)
 	}
-	if cleanupPhase != lifecycle.PhaseCleanup {
+	if cleanupPhase != "cleanup" {
 		t.Errorf("cleanup hook ran in phase %v, want cleanup", cleanupPhase)
 	}
 }
@@ -149,9 +149,9 @@ func TestSecondSignal(t *testing.T) {
 			})
 			l.AddStartupTask("none", func(context.Context) error { return nil })
 			_, r := start(t, l)
-			eventually(t, "serving", func() bool { return l.Phase() == lifecycle.PhaseServing })
+			isClosed(t, "serving", l.Serving())
 			sigs <- syscall.SIGTERM
-			eventually(t, "draining", l.Draining)
+			isClosed(t, "draining", l.Draining())
 			sigs <- os.Interrupt
 			if err := r.wait(t); err != nil {
 				t.Fatalf("Run: %v", err)
@@ -214,6 +214,9 @@ func TestListenOnAddr(t *testing.T) {
 	}
 }
 
+// TestHTTPDrainIsCutAtDeadline: a handler that ignores its context is cut at
+// the drain deadline, and Run says so (fault 8: it used to return nil, and
+// the process exited 0 although requests were cut).
 func TestHTTPDrainIsCutAtDeadline(t *testing.T) {
 	t.Parallel()
 	reg := prometheus.NewRegistry()
@@ -238,12 +241,12 @@ func TestHTTPDrainIsCutAtDeadline(t *testing.T) {
 	}()
 	<-entered
 	sigs <- syscall.SIGTERM
-	if err := r.wait(t); err != nil {
-		t.Errorf("Run: %v", err)
+	if err := r.wait(t); err == nil || !strings.Contains(err.Error(), "drain cut after 200ms") {
+		t.Errorf("Run: got %v, want an error saying the http drain was cut after 200ms", err)
 	}
 	close(release)
-	if got := sample(t, reg, lifecycle.MetricForcedStops, "http"); got != 1 {
-		t.Errorf("got %s{server=http} %v, want 1", lifecycle.MetricForcedStops, got)
+	if got := sample(t, reg, "podlife_lifecycle_forced_stops_total", "http"); got != 1 {
+		t.Errorf("got %s{server=http} %v, want 1", "podlife_lifecycle_forced_stops_total", got)
 	}
 	eventually(t, "handler returned", func() bool { return l.InFlight() == 0 })
 }
@@ -279,13 +282,14 @@ func TestMetrics(t *testing.T) {
 	t.Parallel()
 	reg := prometheus.NewRegistry()
 	sigs := make(chan os.Signal, 1)
-	l := newLifecycle(t, lifecycle.Config{Registry: reg, Signals: sigs})
+	const delay = 30 * time.Millisecond
+	l := newLifecycle(t, lifecycle.Config{Registry: reg, Signals: sigs, ShutdownDelay: delay})
 	l.Watchdog("loop", time.Minute).Beat()
 	h := l.Middleware(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
 	_, r := start(t, l)
-	eventually(t, "serving", func() bool { return l.Phase() == lifecycle.PhaseServing })
-	if got := sample(t, reg, lifecycle.MetricPhase, "serving"); got != 1 {
-		t.Errorf("got %s{phase=serving} %v, want 1", lifecycle.MetricPhase, got)
+	isClosed(t, "serving", l.Serving())
+	if got := sample(t, reg, "podlife_lifecycle_phase", "serving"); got != 1 {
+		t.Errorf("got %s{phase=serving} %v, want 1", "podlife_lifecycle_phase", got)
 	}
 	l.Drain()
 	probe(h, "GET", "/", "")
@@ -298,25 +302,30 @@ func TestMetrics(t *testing.T) {
 		name, label string
 		want        float64
 	}{
-		{lifecycle.MetricDrained, "", 2},
-		{lifecycle.MetricInFlight, "", 0},
-		{lifecycle.MetricPhase, "stopped", 1},
-		{lifecycle.MetricPhase, "serving", 0},
-		{lifecycle.MetricPhase, "cleanup", 0},
-		{lifecycle.MetricForcedStops, "http", 0},
-		{lifecycle.MetricWatchdogMaxAge, "loop", 60},
+		{"podlife_lifecycle_drained_requests_total", "", 2},
+		{"podlife_lifecycle_inflight_requests", "", 0},
+		{"podlife_lifecycle_phase", "stopped", 1},
+		{"podlife_lifecycle_phase", "serving", 0},
+		{"podlife_lifecycle_phase", "cleanup", 0},
+		{"podlife_lifecycle_forced_stops_total", "http", 0},
+		{"podlife_lifecycle_watchdog_max_age_seconds", "loop", 60},
 	} {
 		if got := sample(t, reg, c.name, c.label); got != c.want {
 			t.Errorf("got %s{%q} %v, want %v", c.name, c.label, got, c.want)
 		}
 	}
+	// Every phase was entered and left: its duration is set, and the
+	// draining phase lasted at least the delay.
 	for _, p := range []string{"starting", "serving", "draining", "stopping", "cleanup"} {
-		if got := sample(t, reg, lifecycle.MetricPhaseDuration, p); got < 0 {
-			t.Errorf("got %s{phase=%s} %v, want >= 0", lifecycle.MetricPhaseDuration, p, got)
+		if got := sample(t, reg, "podlife_lifecycle_phase_duration_seconds", p); got <= 0 {
+			t.Errorf("got %s{phase=%s} %v, want > 0", "podlife_lifecycle_phase_duration_seconds", p, got)
 		}
 	}
-	if got := sample(t, reg, lifecycle.MetricWatchdogAge, "loop"); got < 0 || got > 60 {
-		t.Errorf("got %s{watchdog=loop} %v, want within [0, 60]", lifecycle.MetricWatchdogAge, got)
+	if got := sample(t, reg, "podlife_lifecycle_phase_duration_seconds", "draining"); got < delay.Seconds() {
+		t.Errorf("got draining for %vs, want at least the %v delay", got, delay)
+	}
+	if got := sample(t, reg, "podlife_lifecycle_watchdog_age_seconds", "loop"); got < 0 || got > 60 {
+		t.Errorf("got %s{watchdog=loop} %v, want within [0, 60]", "podlife_lifecycle_watchdog_age_seconds", got)
 	}
 
 	// A second Lifecycle on the same registry is refused, not a panic.

@@ -46,17 +46,14 @@ func (l *Lifecycle) Watchdog(name string, maxAge time.Duration) *Heartbeat {
 // Beat records that the watched loop has made progress.
 func (h *Heartbeat) Beat() { h.last.Store(int64(time.Since(h.base))) }
 
-// Age returns the time since the last beat.
-func (h *Heartbeat) Age() time.Duration {
+// age returns the time since the last beat.
+func (h *Heartbeat) age() time.Duration {
 	return time.Since(h.base) - time.Duration(h.last.Load())
 }
 
-// Name returns the name given to Watchdog.
-func (h *Heartbeat) Name() string { return h.name }
-
 // check returns an error if the heartbeat is stale.
 func (h *Heartbeat) check() error {
-	if age := h.Age(); age > h.maxAge {
+	if age := h.age(); age > h.maxAge {
 		return fmt.Errorf("last beat %v ago, max %v", age.Round(time.Millisecond), h.maxAge)
 	}
 	return nil

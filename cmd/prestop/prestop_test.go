@@ -135,7 +135,13 @@ func (r *appRegistry) inflight(ts *testscript.TestScript, neg bool, args []strin
 // state prints "draining=BOOL inflight=N" for the app at ADDR.
 func (r *appRegistry) state(ts *testscript.TestScript, neg bool, args []string) {
 	a := r.get(ts, args[0])
-	fmt.Fprintf(ts.Stdout(), "draining=%v inflight=%d\n", a.lc.Draining(), a.lc.InFlight())
+	draining := false
+	select {
+	case <-a.lc.Draining():
+		draining = true
+	default:
+	}
+	fmt.Fprintf(ts.Stdout(), "draining=%v inflight=%d\n", draining, a.lc.InFlight())
 }
 
 // TestInterrupted checks that SIGTERM or SIGINT (a cancelled context) ends

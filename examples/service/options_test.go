@@ -72,7 +72,7 @@ func TestBadLoggingEnv(t *testing.T) {
 		{"LOG_FORMAT", "xml", `unknown format "xml"`},
 	} {
 		env := map[string]string{tt.name: tt.value}
-		err := run(context.Background(), []string{"service", "-http-addr=127.0.0.1:0"}, func(k string) string { return env[k] }, io.Discard, io.Discard)
+		err := run(context.Background(), []string{"service", "-http-addr=127.0.0.1:0"}, envList(env), io.Discard, io.Discard)
 		if err == nil || !strings.Contains(err.Error(), tt.wantErr) || exitCode(err) != exitUsage {
 			t.Errorf("%s=%s: got %v (exit code %d), want a usage error containing %q", tt.name, tt.value, err, exitCode(err), tt.wantErr)
 		}
@@ -98,4 +98,13 @@ func TestColdCache(t *testing.T) {
 	if a != b {
 		t.Errorf("got %x then %x for one key, want the same value", a, b)
 	}
+}
+
+// envList returns env as KEY=VALUE entries.
+func envList(env map[string]string) []string {
+	l := []string{} // not nil: nil would mean the process environment
+	for k, v := range env {
+		l = append(l, k+"="+v)
+	}
+	return l
 }

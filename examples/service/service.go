@@ -10,7 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"sync"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -31,8 +31,10 @@ import (
 // maxSleep bounds /hello?sleep=.
 const maxSleep = 30 * time.Second
 
-// run is the service: it returns when the lifecycle has shut down.
-func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+// run is the service: it returns when the lifecycle has shut down. environ
+// is the environment, KEY=VALUE entries as os.Environ returns them.
+func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) error {
+	getenv := lookup(environ)
 	o, err := parseOptions(args, getenv, stderr)
 	if err != nil {
 		return err
@@ -50,7 +52,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	// One pipeline for everything: the access lines, the handlers' lines
 	// and lifecycle's shutdown steps, all with the service fields.
 	log := logger.Slog()
-	cfg, err := lifecycle.ConfigFromEnv(getenv)
+	cfg, err := lifecycle.ConfigFromEnv(environ)
 	if err != nil {
 		return usageError{err}
 	}
@@ -133,19 +135,43 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 	})
 
-	// A background loop proving its progress to /livez.
-	janitorCtx, stopJanitor := context.WithCancel(context.WithoutCancel(ctx))
-	var janitor sync.WaitGroup
+	// A background loop proving its progress to /livez, for the life of
+	// the service: stopped after the servers have drained.
 	heartbeat := l.Watchdog("janitor", o.watchdogAge)
-	janitor.Go(func() { s.janitor(janitorCtx, heartbeat, max(o.watchdogAge/4, time.Millisecond)) })
-	l.AddCleanup("janitor", func(context.Context) error {
-		stopJanitor()
-		janitor.Wait()
+	l.AddWorker("janitor", func(ctx context.Context) error {
+		s.janitor(ctx, heartbeat, max(o.watchdogAge/4, time.Millisecond))
+		return nil
+	})
+	// The lifecycle's signals, for whoever needs to know: here, two log
+	// lines an operator looks for.
+	l.AddWorker("announce", func(ctx context.Context) error {
+		select {
+		case <-l.Serving():
+			log.Info("serving: startup finished")
+		case <-ctx.Done():
+			return nil
+		}
+		select {
+		case <-l.Draining():
+			log.Info("draining: readiness fails, requests still served", slog.Int64("inflight", l.InFlight()))
+		case <-ctx.Done():
+		}
 		return nil
 	})
 
 	log.Info("listening", addrs...)
 	return l.Run(ctx)
+}
+
+// lookup returns a getenv over environ.
+func lookup(environ []string) func(string) string {
+	m := make(map[string]string, len(environ))
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			m[k] = v
+		}
+	}
+	return func(k string) string { return m[k] }
 }
 
 // userID is who sent r: the example's stand-in for authentication, which

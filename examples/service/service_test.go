@@ -124,7 +124,7 @@ func startService(t *testing.T, env map[string]string) (addrs, *logBuffer) {
 	done := make(chan error, 1)
 	go func() {
 		err := run(ctx, []string{"service", "-http-addr=127.0.0.1:0", "-grpc-addr=127.0.0.1:0"},
-			func(k string) string { return env[k] }, pw, io.Discard)
+			envList(env), pw, io.Discard)
 		pw.Close()
 		done <- err
 	}()

@@ -156,7 +156,8 @@ func TestSIGTERM(t *testing.T) {
 	if code := c.exitCode(t); code != 0 {
 		t.Errorf("got exit code %d, want 0; logs:\n%s", code, c.logs)
 	}
-	for _, want := range []string{`"trigger":"signal terminated"`, `"message":"lifecycle: stopped"`, `"drained":3`} {
+	for _, want := range []string{`"trigger":"signal terminated"`, `"message":"lifecycle: stopped"`, `"drained":3`, `"forced_stops":0`,
+		`"message":"serving: startup finished"`, `"message":"draining: readiness fails, requests still served"`} {
 		if !strings.Contains(c.logs.String(), want) {
 			t.Errorf("logs lack %s:\n%s", want, c.logs)
 		}

@@ -10,18 +10,17 @@ import (
 	"google.golang.org/grpc"
 )
 
-// Tracker counts requests in flight. *lifecycle.Lifecycle implements it.
+// Tracker counts requests in flight: Track records a start and returns the
+// function that records the end. *lifecycle.Lifecycle implements it.
 type Tracker interface {
-	StartRequest()
-	EndRequest()
+	Track() (done func())
 }
 
 // UnaryServerInterceptor counts each unary RPC as in flight until its handler
 // returns.
 func UnaryServerInterceptor(t Tracker) grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-		t.StartRequest()
-		defer t.EndRequest()
+		defer t.Track()()
 		return handler(ctx, req)
 	}
 }
@@ -30,8 +29,7 @@ func UnaryServerInterceptor(t Tracker) grpc.UnaryServerInterceptor {
 // handler returns.
 func StreamServerInterceptor(t Tracker) grpc.StreamServerInterceptor {
 	return func(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
-		t.StartRequest()
-		defer t.EndRequest()
+		defer t.Track()()
 		return handler(srv, ss)
 	}
 }
