@@ -33,7 +33,9 @@ type object struct {
 // or duplicated.
 type strictProblem struct {
 	path string // in the object: "spec.template.spec.terminationGracePeriod"
+	line int    // in the document, when known better than the path tells
 	msg  string
+	fix  string
 }
 
 // ref names the object in a finding: "Deployment/web".
@@ -204,7 +206,8 @@ func decodeNode(d *document, n *yaml.Node, prefix string) ([]*object, error) {
 		o.namespace, _ = md["namespace"].(string)
 	}
 	for _, p := range conv.dups {
-		o.strict = append(o.strict, strictProblem{path: p, msg: fmt.Sprintf("duplicate field %q", p)})
+		o.strict = append(o.strict, strictProblem{path: p.path, line: p.line, msg: fmt.Sprintf("duplicate field %q", p.path),
+			fix: "keep one (the API server takes the last, kubectl apply --validate=strict rejects it)"})
 	}
 	o.typed = newTyped(apiVersion, kind)
 	if o.typed == nil {
@@ -223,7 +226,8 @@ func decodeNode(d *document, n *yaml.Node, prefix string) ([]*object, error) {
 		if fe, ok := e.(kjson.FieldError); ok {
 			p = fe.FieldPath()
 		}
-		o.strict = append(o.strict, strictProblem{path: p, msg: fmt.Sprintf("unknown field %q", p)})
+		o.strict = append(o.strict, strictProblem{path: p, msg: fmt.Sprintf("unknown field %q", p),
+			fix: "fix its spelling or place (the API server drops it, kubectl apply --validate=strict rejects it)"})
 	}
 	return []*object{o}, nil
 }
@@ -239,7 +243,13 @@ func prefixDot(p string) string {
 // the way kubectl does (YAML to JSON), noting duplicate keys.
 type converter struct {
 	budget int
-	dups   []string
+	dups   []dupKey
+}
+
+// dupKey is a key written twice in one mapping: its path and second line.
+type dupKey struct {
+	path string
+	line int
 }
 
 func (c *converter) value(n *yaml.Node, path string) (any, error) {
@@ -282,7 +292,7 @@ func (c *converter) value(n *yaml.Node, path string) (any, error) {
 			}
 			p := prefixDot(path) + k.Value
 			if _, dup := out[k.Value]; dup {
-				c.dups = append(c.dups, p)
+				c.dups = append(c.dups, dupKey{p, k.Line})
 			}
 			v, err := c.value(vn, p)
 			if err != nil {

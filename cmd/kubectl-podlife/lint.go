@@ -50,7 +50,10 @@ func lint(objs []*object, def defaults) []finding {
 			})
 		}
 		for _, p := range o.strict {
-			add(ruleStrict, "", p.path, "%s: remove it or fix its spelling and place (kubectl apply --validate=strict rejects it)", p.msg)
+			add(ruleStrict, "", p.path, "%s: %s", p.msg, p.fix)
+			if p.line > 0 {
+				fs[len(fs)-1].Line = o.doc.absLine(p.line)
+			}
 		}
 		if w, ok := asWorkload(o, def); ok {
 			l.workload(w, add)
@@ -122,9 +125,13 @@ func (l *linter) termination(w *workload, c *corev1.Container, cpath string, b b
 		add(rulePreStop, c.Name, cpath, "no preStop hook, and Service %q routes to this Pod: add one that waits while the endpoint is removed, e.g. exec [prestop, --sleep=5s] or sleep: {seconds: 5} (kubectl podlife inject adds it)", behind)
 	}
 	if (b.HasHook || b.Lifecycle) && b.Total() > b.Grace {
+		dflt := ""
+		if w.spec.TerminationGracePeriodSeconds == nil {
+			dflt = " (the default)"
+		}
 		add(ruleBudget, c.Name, w.specPath+".terminationGracePeriodSeconds",
-			"%s exceeds terminationGracePeriodSeconds %d: raise it to %d, or shorten the hook, the delay or the drain",
-			b.terms(), int64(b.Grace/time.Second), ceilSeconds(b.Total()))
+			"%s exceeds terminationGracePeriodSeconds %d%s: raise it to %d, or shorten the hook, the delay or the drain",
+			b.terms(), int64(b.Grace/time.Second), dflt, ceilSeconds(b.Total()))
 	}
 }
 

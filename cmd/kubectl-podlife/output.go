@@ -31,9 +31,9 @@ func writeText(w io.Writer, fs []finding, objects int) error {
 	}
 	var err error
 	if len(fs) == 0 {
-		_, err = fmt.Fprintf(w, "no findings in %d objects\n", objects)
+		_, err = fmt.Fprintf(w, "no findings in %s\n", plural(objects, "object"))
 	} else {
-		_, err = fmt.Fprintf(w, "%s, %s in %d objects\n", plural(errs, "error"), plural(warns, "warning"), objects)
+		_, err = fmt.Fprintf(w, "%s, %s in %s\n", plural(errs, "error"), plural(warns, "warning"), plural(objects, "object"))
 	}
 	return err
 }
