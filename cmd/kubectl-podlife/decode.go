@@ -243,8 +243,13 @@ func prefixDot(p string) string {
 // the way kubectl does (YAML to JSON), noting duplicate keys.
 type converter struct {
 	budget int
+	depth  int
+	active map[*yaml.Node]bool // aliased nodes being converted: a cycle if met again
 	dups   []dupKey
 }
+
+// maxDepth bounds the nesting of a document; real objects nest a dozen deep.
+const maxDepth = 256
 
 // dupKey is a key written twice in one mapping: its path and second line.
 type dupKey struct {
@@ -256,6 +261,10 @@ func (c *converter) value(n *yaml.Node, path string) (any, error) {
 	if c.budget--; c.budget < 0 {
 		return nil, fmt.Errorf("more than %d values (aliases expanding without end?)", maxNodes)
 	}
+	if c.depth++; c.depth > maxDepth {
+		return nil, fmt.Errorf("line %d: nested more than %d deep", n.Line, maxDepth)
+	}
+	defer func() { c.depth-- }()
 	switch n.Kind {
 	case yaml.DocumentNode:
 		if len(n.Content) == 0 {
@@ -266,6 +275,14 @@ func (c *converter) value(n *yaml.Node, path string) (any, error) {
 		if n.Alias == nil {
 			return nil, fmt.Errorf("line %d: unknown alias", n.Line)
 		}
+		if c.active[n.Alias] {
+			return nil, fmt.Errorf("line %d: alias *%s refers to itself", n.Line, n.Value)
+		}
+		if c.active == nil {
+			c.active = map[*yaml.Node]bool{}
+		}
+		c.active[n.Alias] = true
+		defer delete(c.active, n.Alias)
 		return c.value(n.Alias, path)
 	case yaml.SequenceNode:
 		out := make([]any, 0, len(n.Content))
