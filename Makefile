@@ -20,12 +20,14 @@ build:
 	    $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)/$$b ./cmd/$$b || exit 1; \
 	  fi; \
 	done
+	cd cmd/kubectl-podlife && $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o ../../$(BIN)/kubectl-podlife .
 
 ## lint: gofmt, go vet, and the binaries link no test-only module
 lint: build
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	cd e2e && $(GO) vet ./...
+	cd cmd/kubectl-podlife && $(GO) vet ./...
 	@if $(GO) version -m $(BIN)/probe | grep -qE 'google.golang.org/grpc[[:space:]]'; then echo "bin/probe links grpc-go; it must not"; exit 1; fi
 	@for b in $(BIN)/*; do if $(GO) version -m $$b | grep -qE 'rogpeppe/go-internal|go.uber.org/goleak'; then echo "$$b links a test-only module"; exit 1; fi; done
 
@@ -33,6 +35,7 @@ lint: build
 ## then the e2e module (ko, manifests, Docker; no -race: it builds images)
 test: lint
 	CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 15m ./...
+	cd cmd/kubectl-podlife && CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 10m ./...
 	cd e2e && $(GO) test -count=1 -timeout 10m ./...
 
 ## test-short: the suite without the race detector

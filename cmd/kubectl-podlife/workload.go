@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -132,15 +133,19 @@ func containerBudget(c *corev1.Container, env map[string]string, grace time.Dura
 
 // terms spells the budget's sum: "preStop 5s + notify 2s + … = 34s".
 func (b budget) terms() string {
-	s := "preStop " + b.PreStop.String()
+	var parts []string
+	if b.HasHook {
+		parts = append(parts, "preStop "+b.PreStop.String())
+	}
 	if b.Notifies {
-		s += " + notify timeout " + b.Notify.String()
+		parts = append(parts, "notify timeout "+b.Notify.String())
 	}
 	if b.Idle > 0 {
-		s += " + until-idle max " + b.Idle.String()
+		parts = append(parts, "until-idle max "+b.Idle.String())
 	}
 	if b.Lifecycle {
-		s += " + shutdown delay " + b.Delay.String() + " + drain " + b.Drain.String()
+		parts = append(parts, "shutdown delay "+b.Delay.String(), "drain "+b.Drain.String())
 	}
-	return s + " + margin " + b.Margin.String() + " = " + b.Total().String()
+	parts = append(parts, "margin "+b.Margin.String())
+	return strings.Join(parts, " + ") + " = " + b.Total().String()
 }
