@@ -164,7 +164,7 @@ func decodeObjects(docs []*document) ([]*object, error) {
 
 // maxNodes bounds the values one document may expand to through aliases
 // (a "billion laughs" document is a few lines long).
-const maxNodes = 1 << 20
+const maxNodes = 1 << 18
 
 func decodeNode(d *document, n *yaml.Node, prefix string) ([]*object, error) {
 	where := d.where()

@@ -167,3 +167,21 @@ func TestDocsListEveryRule(t *testing.T) {
 		}
 	}
 }
+
+// TestImageFor: a release gets its own image tag; anything else the one
+// `make image` builds.
+func TestImageFor(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct{ version, want string }{
+		{"v1.2.0", "ghcr.io/podlife/podlife:v1.2.0"},
+		{"v1.3.0-rc.1", "ghcr.io/podlife/podlife:v1.3.0-rc.1"},
+		{"v0.0.0-20261129033000-abcdef123456", "ghcr.io/podlife/podlife:dev"},
+		{"v1.2.4-0.20261129033000-abcdef123456", "ghcr.io/podlife/podlife:dev"},
+		{"devel", "ghcr.io/podlife/podlife:dev"},
+		{"c8aa9e4-dirty", "ghcr.io/podlife/podlife:dev"},
+	} {
+		if got := imageFor(tt.version); got != tt.want {
+			t.Errorf("imageFor(%q) = %q, want %q", tt.version, got, tt.want)
+		}
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -40,13 +41,23 @@ func (o injectOptions) binDir() string {
 	return "/podlife"
 }
 
+// defaultImage is the toolkit image of the plugin's own release
+// (go install …@v1.2.0 gives :v1.2.0); a development build or a
+// pseudo-version gives :dev, the tag `make image` builds.
 func defaultImage() string {
-	v := buildVersion()
-	if !strings.HasPrefix(v, "v") || strings.Contains(v, "-0.") || strings.Contains(v, "+") {
-		v = "dev" // a development build: the tag `make image` builds
+	return imageFor(buildVersion())
+}
+
+func imageFor(v string) string {
+	if !releaseRE.MatchString(v) {
+		v = "dev"
 	}
 	return "ghcr.io/podlife/podlife:" + v
 }
+
+// releaseRE matches a release tag, and no pseudo-version such as
+// v0.0.0-20261129033000-abcdef123456.
+var releaseRE = regexp.MustCompile(`^v[0-9]+\.[0-9]+\.[0-9]+(-(alpha|beta|rc)\.?[0-9]*)?$`)
 
 func runInject(args []string, stdin io.Reader, stdout io.Writer) error {
 	fs := flag.NewFlagSet("inject", flag.ContinueOnError)
@@ -183,11 +194,9 @@ func (o injectOptions) inject(obj *object, cs configSource) (bool, error) {
 		cn := deref(containers.Content[i])
 		changed = o.wire(cn, c) || changed
 	}
-	if !changed {
-		return false, nil
-	}
-	// The grace period must hold the new hooks: re-read the object as it now
-	// is, and raise terminationGracePeriodSeconds to the largest budget.
+	// The grace period must hold the hooks, new or not: re-read the object
+	// as it now is, and raise terminationGracePeriodSeconds to the largest
+	// budget.
 	again, err := decodeNode(obj.doc, obj.node, obj.prefix)
 	if err != nil {
 		return false, err
@@ -205,8 +214,9 @@ func (o injectOptions) inject(obj *object, cs configSource) (bool, error) {
 	}
 	if need > grace {
 		mapSet(spec, "terminationGracePeriodSeconds", scalarNode(fmt.Sprint(ceilSeconds(need)), "!!int"))
+		changed = true
 	}
-	return true, nil
+	return changed, nil
 }
 
 // appContainers returns the containers to wire: those that serve a port,
@@ -462,10 +472,15 @@ func ensure(m *yaml.Node, key string, kind yaml.Kind) *yaml.Node {
 	return v
 }
 
-// mapSet sets key in mapping m, in place if present, else at the end.
+// mapSet sets key in mapping m, in place if present (a scalar keeps its
+// comments), else at the end.
 func mapSet(m *yaml.Node, key string, v *yaml.Node) {
 	for i := 0; i+1 < len(m.Content); i += 2 {
 		if m.Content[i].Value == key {
+			if old := m.Content[i+1]; old.Kind == yaml.ScalarNode && v.Kind == yaml.ScalarNode {
+				old.Value, old.Tag, old.Style = v.Value, v.Tag, 0
+				return
+			}
 			m.Content[i+1] = v
 			return
 		}
