@@ -47,23 +47,19 @@ var errFindings = errors.New("findings")
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	err := dispatch(args, stdin, stdout)
 	var ue *usageError
-	var ie *inputError
 	switch {
 	case err == nil, errors.Is(err, flag.ErrHelp):
 		return exitOK
 	case errors.Is(err, errFindings):
 		return exitFindings
-	case errors.As(err, &ue):
-		fmt.Fprintf(stderr, "kubectl-podlife: %s\n", oneLine(err.Error()))
-		fmt.Fprintln(stderr, "hint: kubectl podlife --help")
-		return exitUsage
-	case errors.As(err, &ie):
-		fmt.Fprintf(stderr, "kubectl-podlife: %s\n", oneLine(err.Error()))
-		return exitUsage
-	default:
-		fmt.Fprintf(stderr, "kubectl-podlife: %s\n", oneLine(err.Error()))
-		return exitUsage
 	}
+	// A usage error, an *inputError naming the file and the document, or a
+	// failed write of the output: one line, exit 2.
+	fmt.Fprintf(stderr, "kubectl-podlife: %s\n", oneLine(err.Error()))
+	if errors.As(err, &ue) {
+		fmt.Fprintln(stderr, "hint: kubectl podlife --help")
+	}
+	return exitUsage
 }
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }

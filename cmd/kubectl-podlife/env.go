@@ -145,7 +145,7 @@ func podlifeTool(cmd []string, env map[string]string) (tool, bool) {
 	return tool{}, false
 }
 
-// boolFlags are the flags of the binaries that take no value.
+// isBoolFlag reports whether a flag of the binaries takes no value.
 func isBoolFlag(name string) bool {
 	switch name {
 	case "log-to-pid1", "verbose", "insecure", "use-proxy", "strict", "stay", "http2", "h2c", "help", "version":
@@ -156,6 +156,14 @@ func isBoolFlag(name string) bool {
 
 // values returns every value of flag name, or the variable's if none.
 func (t tool) values(name string) []string {
+	vs, _ := t.lookup(name)
+	return vs
+}
+
+// lookup returns the values of flag name and where they come from: the
+// flag ("prestop --sleep") or, when the command line has none, the
+// variable ("PRESTOP_SLEEP").
+func (t tool) lookup(name string) ([]string, string) {
 	var vs []string
 	for i := 0; i < len(t.args); i++ {
 		arg := t.args[i]
@@ -175,13 +183,14 @@ func (t tool) values(name string) []string {
 			vs = append(vs, v)
 		}
 	}
-	if len(vs) == 0 {
-		key := t.prefix + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
-		if v, ok := t.env[key]; ok && v != "" {
-			vs = strings.Split(strings.TrimSpace(v), "\n")
-		}
+	if len(vs) > 0 {
+		return vs, t.name + " --" + name
 	}
-	return vs
+	key := t.prefix + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
+	if v, ok := t.env[key]; ok && v != "" {
+		vs = strings.Split(strings.TrimSpace(v), "\n")
+	}
+	return vs, key
 }
 
 // has reports whether flag name (or its variable) is set.
@@ -215,14 +224,14 @@ type badSetting struct {
 
 // duration returns the last value of flag name as a duration, or def.
 func (t tool) duration(name string, def time.Duration, bad *[]badSetting) time.Duration {
-	vs := t.values(name)
+	vs, from := t.lookup(name)
 	if len(vs) == 0 {
 		return def
 	}
 	v := vs[len(vs)-1]
 	d, err := time.ParseDuration(v)
 	if err != nil {
-		*bad = append(*bad, badSetting{t.name + " --" + name, v})
+		*bad = append(*bad, badSetting{from, v})
 		return def
 	}
 	return d

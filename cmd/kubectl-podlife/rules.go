@@ -1,10 +1,5 @@
 package main
 
-import (
-	"cmp"
-	"slices"
-)
-
 // Severities, lowest first.
 const (
 	severityWarning = "warning"
@@ -98,11 +93,4 @@ type finding struct {
 	Namespace string `json:"namespace,omitempty"`
 	Container string `json:"container,omitempty"`
 	Source    string `json:"source"`
-}
-
-// sortFindings orders findings by file, line, rule: the order of the input.
-func sortFindings(fs []finding) {
-	slices.SortStableFunc(fs, func(a, b finding) int {
-		return cmp.Or(cmp.Compare(a.File, b.File), cmp.Compare(a.Line, b.Line), cmp.Compare(a.Rule, b.Rule), cmp.Compare(a.Message, b.Message))
-	})
 }
