@@ -112,6 +112,7 @@ func runInject(args []string, stdin io.Reader, stdout io.Writer) error {
 		if d.json {
 			blockStyle(d.root)
 		}
+		spellNulls(d.root)
 		enc := yaml.NewEncoder(&buf)
 		enc.SetIndent(2)
 		if err := enc.Encode(d.root); err != nil {
@@ -509,6 +510,18 @@ func findNamed(seq *yaml.Node, name string) *yaml.Node {
 		}
 	}
 	return nil
+}
+
+// spellNulls writes an empty null as "null": the encoder would print a
+// flow mapping's empty value ({0}) as '', an empty string, which a
+// quantity or an integer field does not accept (found by FuzzDecode).
+func spellNulls(n *yaml.Node) {
+	if n.Kind == yaml.ScalarNode && n.Value == "" && n.ShortTag() == "!!null" {
+		n.Value = "null"
+	}
+	for _, c := range n.Content {
+		spellNulls(c)
+	}
 }
 
 // blockStyle turns a JSON document's flow style into YAML's block style.
