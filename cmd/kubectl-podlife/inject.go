@@ -513,7 +513,7 @@ func findNamed(seq *yaml.Node, name string) *yaml.Node {
 }
 
 // spellNulls writes an empty null as "null": the encoder would print a
-// flow mapping's empty value ({0}) as ”, an empty string, which a
+// flow mapping's empty value ({0}) as an empty quoted string, which a
 // quantity or an integer field does not accept (found by FuzzDecode).
 func spellNulls(n *yaml.Node) {
 	if n.Kind == yaml.ScalarNode && n.Value == "" && n.ShortTag() == "!!null" {
