@@ -52,6 +52,8 @@ func FuzzDecode(f *testing.F) {
 		"apiVersion: v1\nkind: List\nitems: [{apiVersion: v1, kind: Pod, metadata: {name: p}, spec: {containers: [{name: c, image: i}]}}]\n",
 		"apiVersion: v1\nkind: Pod\nspec: {containers: [{name: c, lifecycle: {preStop: {exec: {command: [/podlife/prestop, --sleep]}}}}]}\n",
 		"--- x\n",
+		// containers through a merge key: inject once dereferenced a nil node here
+		"apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: m}\nspec:\n  template:\n    spec:\n      <<: {containers: [{name: c, image: i:1, ports: [{containerPort: 80}]}]}\n",
 		"{\"apiVersion\": \"v1\", \"kind\": \"Secret\", \"data\": {\"k\": \"!!\"}}",
 		"apiVersion: v1\nkind: Service\nmetadata: {name: s}\nspec: {selector: {a: b}, ports: [{port: 99999999999}]}\n",
 	} {

@@ -185,11 +185,14 @@ func (o injectOptions) inject(obj *object, cs configSource) (bool, error) {
 		}
 	}
 	spec = deref(spec)
+	containers := deref(child(spec, "containers"))
+	if spec.Kind != yaml.MappingNode || containers == nil || containers.Kind != yaml.SequenceNode || len(containers.Content) != len(w.spec.Containers) {
+		return false, nil // written through a merge key: not a shape inject edits
+	}
 	changed := false
 	if o.delivery != deliveryBaked {
 		changed = o.deliver(spec) || changed
 	}
-	containers := deref(child(spec, "containers"))
 	for _, i := range appContainers(w.spec) {
 		c := &w.spec.Containers[i]
 		cn := deref(containers.Content[i])
