@@ -45,7 +45,7 @@ var errFindings = errors.New("findings")
 
 // run is the real entry point; it returns the exit code.
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	err := dispatch(args, stdin, stdout)
+	err := dispatch(args, stdin, stdout, stderr)
 	var ue *usageError
 	switch {
 	case err == nil, errors.Is(err, flag.ErrHelp):
@@ -64,7 +64,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 
-func dispatch(args []string, stdin io.Reader, stdout io.Writer) error {
+func dispatch(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		return usagef("no command; want lint, inject, rules or version")
 	}
@@ -72,7 +72,7 @@ func dispatch(args []string, stdin io.Reader, stdout io.Writer) error {
 	case "lint":
 		return runLint(rest, stdin, stdout)
 	case "inject":
-		return runInject(rest, stdin, stdout)
+		return runInject(rest, stdin, stdout, stderr)
 	case "rules":
 		if len(rest) > 0 {
 			return usagef("rules takes no argument, got %q", rest[0])

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -59,7 +60,7 @@ func imageFor(v string) string {
 // v0.0.0-20261129033000-abcdef123456.
 var releaseRE = regexp.MustCompile(`^v[0-9]+\.[0-9]+\.[0-9]+(-(alpha|beta|rc)\.?[0-9]*)?$`)
 
-func runInject(args []string, stdin io.Reader, stdout io.Writer) error {
+func runInject(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("inject", flag.ContinueOnError)
 	var in inputFlags
 	in.register(fs)
@@ -92,6 +93,11 @@ func runInject(args []string, stdin io.Reader, stdout io.Writer) error {
 	cs := newConfigSource(objs)
 	for _, obj := range objs {
 		ok, err := o.inject(obj, cs)
+		var skip *skipped
+		if errors.As(err, &skip) {
+			fmt.Fprintf(stderr, "kubectl-podlife: %s: %s: left as is: %s\n", obj.doc.where(), obj.ref(), skip.why)
+			continue
+		}
 		if err != nil {
 			return err
 		}
@@ -186,8 +192,14 @@ func (o injectOptions) inject(obj *object, cs configSource) (bool, error) {
 	}
 	spec = deref(spec)
 	containers := deref(child(spec, "containers"))
-	if spec.Kind != yaml.MappingNode || containers == nil || containers.Kind != yaml.SequenceNode || len(containers.Content) != len(w.spec.Containers) {
-		return false, nil // written through a merge key: not a shape inject edits
+	mergeKey := &skipped{"its Pod spec takes fields from a YAML merge key (<<), which inject would shadow"}
+	if spec.Kind != yaml.MappingNode || hasMerge(spec) || containers == nil || containers.Kind != yaml.SequenceNode || len(containers.Content) != len(w.spec.Containers) {
+		return false, mergeKey
+	}
+	for _, c := range containers.Content {
+		if hasMerge(deref(c)) {
+			return false, mergeKey
+		}
 	}
 	changed := false
 	if o.delivery != deliveryBaked {
@@ -419,6 +431,25 @@ func waitTarget(c *corev1.Container, fallback string) string {
 		}
 	}
 	return fallback
+}
+
+// skipped is a workload inject leaves as it is, and why: a note on stderr.
+type skipped struct{ why string }
+
+func (s *skipped) Error() string { return s.why }
+
+// hasMerge reports whether mapping n takes keys from a YAML merge key
+// ("<<: *base"): inject would shadow what it merges, so it leaves it alone.
+func hasMerge(n *yaml.Node) bool {
+	if n == nil || n.Kind != yaml.MappingNode {
+		return false
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Tag == "!!merge" {
+			return true
+		}
+	}
+	return false
 }
 
 // seconds writes a whole-second duration as "60s", not "1m0s".
