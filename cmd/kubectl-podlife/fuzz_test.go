@@ -55,6 +55,7 @@ func FuzzDecode(f *testing.F) {
 		// containers through a merge key: inject once dereferenced a nil node here
 		"apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: m}\nspec:\n  template:\n    spec:\n      <<: {containers: [{name: c, image: i:1, ports: [{containerPort: 80}]}]}\n",
 		"{\"apiVersion\": \"v1\", \"kind\": \"Secret\", \"data\": {\"k\": \"!!\"}}",
+		"{\"apiVersion\": \"v1\", \"kind\": \"ConfigMap\"}\n{\"apiVersion\": \"v1\", \"kind\": \"Pod\", \"spec\": {\"containers\": [{\"name\": \"c\"}]}}",
 		"apiVersion: v1\nkind: Service\nmetadata: {name: s}\nspec: {selector: {a: b}, ports: [{port: 99999999999}]}\n",
 	} {
 		f.Add([]byte(s))

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"io/fs"
@@ -157,6 +158,9 @@ func pathError(err error) error {
 // and parses each non-empty document into a node tree.
 func splitDocuments(file string, data []byte) ([]*document, error) {
 	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf")) // a UTF-8 byte order mark
+	if t := bytes.TrimSpace(data); len(t) > 0 && t[0] == '{' {
+		return splitJSON(file, data)
+	}
 	var docs []*document
 	var cur []byte
 	start, lineNo := 1, 0
@@ -193,6 +197,34 @@ func splitDocuments(file string, data []byte) ([]*document, error) {
 		return nil, err
 	}
 	return docs, nil
+}
+
+// splitJSON cuts a stream of JSON objects (`kubectl get -o json` prints
+// one, jq often several in a row) into documents.
+func splitJSON(file string, data []byte) ([]*document, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	var docs []*document
+	for {
+		var v json.RawMessage
+		start := dec.InputOffset()
+		err := dec.Decode(&v)
+		if err == io.EOF {
+			return docs, nil
+		}
+		// The value begins after the blanks between start and its first byte.
+		lead := len(data[start:]) - len(bytes.TrimLeft(data[start:], " \t\r\n"))
+		line := 1 + bytes.Count(data[:int(start)+lead], []byte("\n"))
+		d := &document{file: file, index: len(docs) + 1, line: line, json: true}
+		if err != nil {
+			return nil, inputErrorf("%s: %s", d.where(), strings.TrimPrefix(err.Error(), "json: "))
+		}
+		d.raw = append([]byte(nil), v...)
+		if err := d.parse(); err != nil {
+			return nil, err
+		}
+		d.json = true
+		docs = append(docs, d)
+	}
 }
 
 // isBlank reports whether a document holds only blanks, comments and a
