@@ -328,8 +328,8 @@ func (l *linter) pdb(p *policyv1.PodDisruptionBudget, add addFunc) {
 		}
 		total += w.replicas
 	}
-	if len(names) == 0 {
-		return
+	if len(names) == 0 || (known && total == 0) {
+		return // nothing to evict
 	}
 	of := fmt.Sprintf("%d Pods of %s", total, strings.Join(names, ", "))
 	switch {
