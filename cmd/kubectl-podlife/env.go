@@ -218,8 +218,9 @@ func (t tool) positional() []string {
 
 // badSetting is a value a binary or the app would reject at start.
 type badSetting struct {
-	what  string // "--sleep" or "PRESTOP_SLEEP"
+	what  string // "prestop --sleep" or "PRESTOP_SLEEP"
 	value string
+	fix   string // "" means: not a duration
 }
 
 // duration returns the last value of flag name as a duration, or def.
@@ -231,7 +232,7 @@ func (t tool) duration(name string, def time.Duration, bad *[]badSetting) time.D
 	v := vs[len(vs)-1]
 	d, err := time.ParseDuration(v)
 	if err != nil {
-		*bad = append(*bad, badSetting{from, v})
+		*bad = append(*bad, badSetting{what: from, value: v})
 		return def
 	}
 	return d
@@ -245,7 +246,7 @@ func envDuration(env map[string]string, key string, def time.Duration, bad *[]ba
 	}
 	d, err := time.ParseDuration(v)
 	if err != nil {
-		*bad = append(*bad, badSetting{key, v})
+		*bad = append(*bad, badSetting{what: key, value: v})
 		return def
 	}
 	return d

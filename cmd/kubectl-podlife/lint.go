@@ -93,7 +93,11 @@ func (l *linter) workload(w *workload, add addFunc) {
 		l.probes(c, cpath, env, b, &bad, add)
 		l.postStart(c, cpath, add)
 		for _, s := range slices.CompactFunc(bad, func(a, b badSetting) bool { return a == b }) {
-			add(ruleSetting, c.Name, cpath, "%s=%q is not a duration: write it like 5s, 800ms or 1m30s (the app or the hook that reads it exits 2)", s.what, s.value)
+			fix := "is not a duration: write it like 5s, 800ms or 1m30s"
+			if s.fix != "" {
+				fix = s.fix
+			}
+			add(ruleSetting, c.Name, cpath, "%s=%q %s (the app or the hook that reads it exits 2)", s.what, s.value, fix)
 		}
 	}
 	for i, v := range w.spec.Volumes {

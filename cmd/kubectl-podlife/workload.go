@@ -125,10 +125,42 @@ func containerBudget(c *corev1.Container, env map[string]string, grace time.Dura
 	b.Lifecycle = b.Lifecycle || b.Notifies
 	b.Margin = envDuration(env, "LIFECYCLE_MARGIN", def.Margin, bad)
 	if b.Lifecycle {
-		b.Delay = envDuration(env, "LIFECYCLE_SHUTDOWN_DELAY", def.ShutdownDelay, bad)
+		checkLifecycleEnv(env, bad)
+		// LIFECYCLE_SHUTDOWN_DELAY=0 (or below) turns the delay off.
+		b.Delay = max(envDuration(env, "LIFECYCLE_SHUTDOWN_DELAY", def.ShutdownDelay, bad), 0)
 		b.Drain = envDuration(env, "LIFECYCLE_DRAIN_TIMEOUT", def.DrainTimeout, bad)
+		// An explicit LIFECYCLE_SHUTDOWN_TIMEOUT cuts the delay and the drain.
+		if st := envDuration(env, "LIFECYCLE_SHUTDOWN_TIMEOUT", 0, bad); st > 0 && st < b.Delay+b.Drain {
+			b.Drain = max(st-b.Delay, 0)
+			b.Delay = min(b.Delay, st)
+		}
 	}
 	return b
+}
+
+// lifecycleTimeouts are package lifecycle's durations that refuse an
+// explicit 0 (their zero would silently mean the default) and any negative
+// value: the app does not start.
+func lifecycleTimeouts() []string {
+	return []string{"DRAIN_TIMEOUT", "HOOK_TIMEOUT", "CHECK_TIMEOUT", "SHUTDOWN_TIMEOUT", "TERMINATION_GRACE_PERIOD", "MARGIN", "PRESTOP"}
+}
+
+// checkLifecycleEnv reports the LIFECYCLE_* values package lifecycle
+// refuses at start.
+func checkLifecycleEnv(env map[string]string, bad *[]badSetting) {
+	for _, k := range lifecycleTimeouts() {
+		key := "LIFECYCLE_" + k
+		v := env[key]
+		d, err := time.ParseDuration(v)
+		switch {
+		case v == "" || err != nil:
+			continue // unset, or reported as not a duration where it is read
+		case d < 0:
+			*bad = append(*bad, badSetting{what: key, value: v, fix: "is negative: want > 0"})
+		case d == 0 && k != "PRESTOP":
+			*bad = append(*bad, badSetting{what: key, value: v, fix: "is 0: want > 0, or unset it for the default"})
+		}
+	}
 }
 
 // terms spells the budget's sum: "preStop 5s + notify 2s + … = 34s".
