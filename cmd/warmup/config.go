@@ -20,6 +20,15 @@ type config struct {
 	plan  load.Plan
 }
 
+// waitNames returns the wait targets for logs, their secrets redacted.
+func (c *config) waitNames() []string {
+	names := make([]string, len(c.waits))
+	for i, w := range c.waits {
+		names[i] = w.Target()
+	}
+	return names
+}
+
 // validate checks the options and the targets and builds the run's
 // config, before any network traffic. Each target is parsed once: the
 // wait targets here, the load targets by load.New. Its errors are

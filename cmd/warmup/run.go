@@ -127,7 +127,7 @@ type outcome struct {
 // signal), rctx the run's (also bounded by --timeout).
 func (w *warmup) run(ctx, rctx context.Context) error {
 	o := w.cfg.o
-	w.log.Info().Str("phase", "start").Strs("wait", o.Wait).Strs("targets", w.cfg.load.Targets()).
+	w.log.Info().Str("phase", "start").Strs("wait", w.cfg.waitNames()).Strs("targets", w.cfg.load.Targets()).
 		Uint64("requests", w.cfg.plan.Requests).Float64("duration_s", w.cfg.plan.Duration.Seconds()).
 		Float64("rate", o.Rate).Int("concurrency", o.Concurrency).Bool("strict", o.Strict).
 		Msg("warmup starting")
@@ -167,7 +167,7 @@ func (w *warmup) wait(ctx, rctx context.Context, res *outcome) bool {
 		wctx, cancel = context.WithTimeout(rctx, o.WaitTimeout)
 		defer cancel()
 	}
-	w.log.Info().Str("phase", "wait").Strs("wait", o.Wait).Msg("waiting")
+	w.log.Info().Str("phase", "wait").Strs("wait", w.cfg.waitNames()).Msg("waiting")
 	start := time.Now()
 	err := wait.For(wctx, w.cfg.waits, wait.Options{
 		Interval:       o.WaitInterval,

@@ -155,7 +155,8 @@ type Checker interface {
 	// Check returns nil when the target is healthy. It honors ctx's
 	// deadline at every step.
 	Check(ctx context.Context) error
-	// Target returns the target as given.
+	// Target returns the target as given, with its secrets redacted
+	// (Target.String): it is what messages and logs print.
 	Target() string
 }
 
@@ -211,11 +212,11 @@ type ConfigError struct {
 func (e *ConfigError) Error() string {
 	switch {
 	case e.Flag != "" && e.Target != "":
-		return fmt.Sprintf("--%s: %s (target %s)", e.Flag, e.Msg, e.Target)
+		return fmt.Sprintf("--%s: %s (target %s)", e.Flag, e.Msg, Redact(e.Target))
 	case e.Flag != "":
 		return fmt.Sprintf("--%s: %s", e.Flag, e.Msg)
 	case e.Target != "":
-		return fmt.Sprintf("%s: %s", e.Target, e.Msg)
+		return fmt.Sprintf("%s: %s", Redact(e.Target), e.Msg)
 	}
 	return e.Msg
 }

@@ -99,7 +99,7 @@ func newGRPC(t Target, o Options) (Checker, error) {
 	return c, nil
 }
 
-func (c *grpcCheck) Target() string { return c.t.Raw }
+func (c *grpcCheck) Target() string { return c.t.String() }
 
 func (c *grpcCheck) Check(ctx context.Context) error {
 	ctx, n := withNote(ctx)

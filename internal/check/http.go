@@ -229,7 +229,7 @@ func newHTTP(t Target, o Options) (Checker, error) {
 	return c, nil
 }
 
-func (c *httpCheck) Target() string { return c.t.Raw }
+func (c *httpCheck) Target() string { return c.t.String() }
 
 func (c *httpCheck) Check(ctx context.Context) error {
 	var body io.Reader

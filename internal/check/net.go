@@ -14,7 +14,7 @@ import (
 // tcpCheck passes when a TCP connection can be established.
 type tcpCheck struct{ t Target }
 
-func (c *tcpCheck) Target() string { return c.t.Raw }
+func (c *tcpCheck) Target() string { return c.t.String() }
 
 func (c *tcpCheck) Check(ctx context.Context) error {
 	var d net.Dialer
@@ -28,7 +28,7 @@ func (c *tcpCheck) Check(ctx context.Context) error {
 // unixCheck passes when a connection to a unix socket can be established.
 type unixCheck struct{ t Target }
 
-func (c *unixCheck) Target() string { return c.t.Raw }
+func (c *unixCheck) Target() string { return c.t.String() }
 
 func (c *unixCheck) Check(ctx context.Context) error {
 	var d net.Dialer
@@ -48,7 +48,7 @@ type fileCheck struct {
 	now    func() time.Time
 }
 
-func (c *fileCheck) Target() string { return c.t.Raw }
+func (c *fileCheck) Target() string { return c.t.String() }
 
 func (c *fileCheck) Check(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {

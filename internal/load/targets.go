@@ -72,7 +72,7 @@ func parseTargets(o Options) (*targets, error) {
 		default:
 			return nil, &check.ConfigError{Target: raw, Msg: "the load takes http(s):// and grpc(s):// targets; " + string(t.Scheme) + ":// targets go with --wait"}
 		}
-		ts.add(t.Scheme, raw)
+		ts.add(t.Scheme, t.String())
 	}
 	ts.grpc = len(ts.methods) > 0
 	if ts.grpc && (len(httpURLs) > 0 || o.TargetsFile != "") {
@@ -185,7 +185,7 @@ func (ts *targets) readFile(path, format string, body []byte, header http.Header
 		if !pt.Scheme.HTTP() {
 			return &check.ConfigError{Flag: "targets", Msg: fmt.Sprintf("%s: %s: want an http:// or https:// URL", path, t.URL)}
 		}
-		ts.add(pt.Scheme, t.Method+" "+t.URL)
+		ts.add(pt.Scheme, t.Method+" "+pt.String())
 	}
 	ts.http = append(ts.http, more...)
 	return nil
