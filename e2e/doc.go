@@ -11,7 +11,8 @@
 //     strictly into k8s.io/api types and keeps the lifecycle budget.
 //   - docker_test.go: the images built by images/build.sh, run in the local
 //     Docker engine the way kubelet runs them; skipped where `docker info`
-//     fails.
+//     fails, except in CI (CI=true), where that is a failure
+//     (internal/ciskip).
 //
 // Run them with `cd e2e && go test ./...`.
 package e2e
