@@ -39,9 +39,14 @@ test: lint
 test-short:
 	$(GO) test -short -count=1 ./...
 
-## demo: the lifecycle on this machine, no cluster needed
+## demo: the lifecycle on this machine, no cluster needed. The demo then
+## builds the service and the binaries itself (minutes with a cold Go cache,
+## with progress); only its rollout has a time limit.
 demo:
-	$(GO) run ./examples/demo
+	@mkdir -p $(BIN)
+	@echo "demo: compiling the demo (with a cold Go cache this takes a minute or more)"
+	$(GO) build -o $(BIN)/demo ./examples/demo
+	$(BIN)/demo
 
 ## image: the toolkit image ghcr.io/podlife/podlife:dev in the local Docker engine
 image:
