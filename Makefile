@@ -52,8 +52,17 @@ demo:
 image:
 	bash images/build.sh
 
-## bench: the benchmark scripts (not part of test)
-bench: bench-probe bench-warmup
+## bench: the benchmark scripts (not part of test): all of them run, then
+## a summary; it exits non-zero if any missed a target or failed
+BENCHES := probe warmup
+bench:
+	@failed=; for b in $(BENCHES); do \
+	  echo "== bench/$$b"; \
+	  bash bench/$$b/run.sh; rc=$$?; \
+	  if [ $$rc -ne 0 ]; then failed="$$failed $$b(exit $$rc)"; fi; \
+	done; \
+	echo "== bench summary: $(words $(BENCHES)) run, missed or failed:$${failed:- none}"; \
+	[ -z "$$failed" ]
 bench-probe:
 	bash bench/probe/run.sh
 bench-warmup:
