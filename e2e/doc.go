@@ -1,10 +1,13 @@
 // Package e2e holds podlife's end-to-end tests, in a module of their own so
-// that their heavy dependencies (ko, go-containerregistry, k8s.io/api) stay
+// that their dependencies (go-containerregistry, k8s.io/api) stay
 // out of the root module and out of the binaries:
 //
-//   - ko_test.go: .ko.yaml builds the binaries and the example service with
-//     ko (as a Go module) against a base image served by a registry on
-//     127.0.0.1; the images are inspected.
+//   - ko_test.go: every build of .ko.yaml, built the way ko builds it (go
+//     build with the file's env, flags and ldflags template; the binary in
+//     a layer at /ko-app/<name> on the base image) with go-containerregistry,
+//     against a base image served by a registry on 127.0.0.1; the images are
+//     inspected. ko itself is not linked: its CLI package brought cosign and
+//     three clouds' SDKs.
 //   - images_test.go: the Dockerfiles agree with each other and copy every
 //     package the binaries import.
 //   - manifests_test.go: every manifest under examples/kubernetes decodes
