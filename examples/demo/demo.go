@@ -27,8 +27,9 @@ type config struct {
 }
 
 // deadline bounds the rollout by default (--rollout-timeout), from the
-// first Pod to the summary: it must not hang. Building the binaries is not part of it: with a cold Go cache
-// that alone takes minutes on a small machine.
+// first Pod to the summary: it must not hang. Building the binaries is not
+// part of it: with a cold Go cache that alone takes minutes on a small
+// machine.
 const deadline = 90 * time.Second
 
 // buildProgressEvery is how often a long build says how far it got.
