@@ -29,31 +29,42 @@ const (
 	LevelDisabled Level = 3
 )
 
-var levelNames = [...]string{"trace", "debug", "info", "warn", "error", "disabled"}
-
 // ParseLevel returns the Level named s, in any case: trace, debug, info,
 // warn (or warning), error, or disabled (or off, none). An empty s is
 // LevelInfo.
 func ParseLevel(s string) (Level, error) {
 	switch strings.ToLower(s) {
+	case "trace":
+		return LevelTrace, nil
+	case "debug":
+		return LevelDebug, nil
 	case "", "info":
 		return LevelInfo, nil
-	case "warning":
+	case "warn", "warning":
 		return LevelWarn, nil
-	case "off", "none":
+	case "error":
+		return LevelError, nil
+	case "disabled", "off", "none":
 		return LevelDisabled, nil
-	}
-	for i, n := range levelNames {
-		if strings.EqualFold(s, n) {
-			return Level(i) + LevelTrace, nil
-		}
 	}
 	return LevelInfo, fmt.Errorf("unknown level %q (want trace, debug, info, warn, error or disabled)", s)
 }
 
 // String returns the level's name, as ParseLevel reads it.
 func (l Level) String() string {
-	return levelNames[l.clamp()-LevelTrace]
+	switch l.clamp() {
+	case LevelTrace:
+		return "trace"
+	case LevelDebug:
+		return "debug"
+	case LevelWarn:
+		return "warn"
+	case LevelError:
+		return "error"
+	case LevelDisabled:
+		return "disabled"
+	}
+	return "info"
 }
 
 // MarshalText implements encoding.TextMarshaler with String.
