@@ -46,16 +46,30 @@ test: lint
 test-short:
 	$(GO) test -short -count=1 ./...
 
-## demo: the lifecycle on this machine, no cluster needed
+## demo: the lifecycle on this machine, no cluster needed. The demo then
+## builds the service and the binaries itself (minutes with a cold Go cache,
+## with progress); only its rollout has a time limit.
 demo:
-	$(GO) run ./examples/demo
+	@mkdir -p $(BIN)
+	@echo "demo: compiling the demo (with a cold Go cache this takes a minute or more)"
+	$(GO) build -o $(BIN)/demo ./examples/demo
+	$(BIN)/demo
 
 ## image: the toolkit image ghcr.io/podlife/podlife:dev in the local Docker engine
 image:
 	bash images/build.sh
 
-## bench: the benchmark scripts (not part of test)
-bench: bench-probe bench-warmup
+## bench: the benchmark scripts (not part of test): all of them run, then
+## a summary; it exits non-zero if any missed a target or failed
+BENCHES := probe warmup
+bench:
+	@failed=; for b in $(BENCHES); do \
+	  echo "== bench/$$b"; \
+	  bash bench/$$b/run.sh; rc=$$?; \
+	  if [ $$rc -ne 0 ]; then failed="$$failed $$b(exit $$rc)"; fi; \
+	done; \
+	echo "== bench summary: $(words $(BENCHES)) run, missed or failed:$${failed:- none}"; \
+	[ -z "$$failed" ]
 bench-probe:
 	bash bench/probe/run.sh
 bench-warmup:

@@ -44,14 +44,54 @@ if ! docker info >/dev/null 2>&1; then
   echo "build.sh: no Docker engine (docker info failed)" >&2
   exit 1
 fi
-# Without the buildx plugin the docker CLI falls back to the classic builder;
-# say so explicitly instead of letting it warn (prebuilt.Dockerfile needs no
-# BuildKit feature; the multi-stage route does).
+# How the host route builds. With the buildx plugin, `docker build` is
+# BuildKit. Without it (Debian's docker.io has none), the docker CLI (23+)
+# falls back to the classic builder and prints "DEPRECATED: The legacy
+# builder is deprecated" on every build, whatever DOCKER_BUILDKIT says. The
+# engine's own build endpoint runs the same classic builder without that
+# CLI warning: prebuilt.Dockerfile needs no BuildKit feature, so then
+# engine_build posts the context to it over the engine's unix socket (curl
+# 7.87+). Anything else (a tcp:// or ssh:// engine, an older curl) uses the
+# CLI and its warning.
+builder=cli
+engine_sock=
 if [[ $route == host ]] && ! docker buildx version >/dev/null 2>&1; then
-  export DOCKER_BUILDKIT=0
+  host="$(docker context inspect --format '{{.Endpoints.docker.Host}}' 2>/dev/null || true)"
+  if [[ $host == unix://* ]] && curl --help all 2>/dev/null | grep -q -- '--url-query'; then
+    builder=engine
+    engine_sock="${host#unix://}"
+  else
+    export DOCKER_BUILDKIT=0
+  fi
 fi
 
 args=(--build-arg "VERSION=$VERSION" --build-arg "REVISION=$REVISION")
+
+# engine_build DOCKERFILE TAG CONTEXT [NAME=VALUE...]: the classic builder
+# through the engine's API, as `docker build -f DOCKERFILE -t TAG
+# --build-arg NAME=VALUE... CONTEXT` runs it, minus the CLI's warning.
+engine_build() {
+  local dockerfile="$1" tag="$2" dir="$3"; shift 3
+  local json="" kv
+  for kv in "$@"; do
+    local v="${kv#*=}"
+    v="${v//\\/\\\\}"; v="${v//\"/\\\"}"
+    json+="${json:+,}\"${kv%%=*}\":\"$v\""
+  done
+  cp "$dockerfile" "$dir/.podlife.Dockerfile"
+  local out
+  out="$(tar -C "$dir" -c . | curl -sS --unix-socket "$engine_sock" -X POST \
+    -H 'Content-Type: application/x-tar' --data-binary @- \
+    --url-query "t=$tag" --url-query "dockerfile=.podlife.Dockerfile" \
+    --url-query "buildargs={$json}" --url-query "rm=1" --url-query "forcerm=1" \
+    "http://docker/build")" || { echo "build.sh: $tag: the engine's build endpoint: curl failed" >&2; return 1; }
+  if [[ $out == *'"error"'* ]] || [[ $out != *'Successfully tagged'* ]]; then
+    echo "build.sh: $tag: the engine's build failed:" >&2
+    printf '%s\n' "$out" >&2
+    return 1
+  fi
+  echo "build.sh: built $tag (classic builder, through the engine's API: no buildx here)"
+}
 
 if [[ $route == docker ]]; then
   [[ -n "${GO_IMAGE:-}" ]] && args+=(--build-arg "GO_IMAGE=$GO_IMAGE")
@@ -76,11 +116,20 @@ build() { # build OUTPUT PACKAGE...
 }
 build "$ctx/toolkit/podlife/" ./cmd/probe ./cmd/warmup ./cmd/prestop ./cmd/install
 chmod 0755 "$ctx"/toolkit/podlife/*
-docker build -f images/prebuilt.Dockerfile "${args[@]}" -t "$tag" "$ctx/toolkit"
+if [[ $builder == engine ]]; then
+  engine_build images/prebuilt.Dockerfile "$tag" "$ctx/toolkit" "VERSION=$VERSION" "REVISION=$REVISION"
+else
+  docker build -f images/prebuilt.Dockerfile "${args[@]}" -t "$tag" "$ctx/toolkit"
+fi
 
 if [[ -n $service_tag ]]; then
   build "$ctx/service/service" ./examples/service
   chmod 0755 "$ctx/service/service"
-  docker build -f images/service/prebuilt.Dockerfile "${args[@]}" --build-arg "PODLIFE_IMAGE=$tag" \
-    -t "$service_tag" "$ctx/service"
+  if [[ $builder == engine ]]; then
+    engine_build images/service/prebuilt.Dockerfile "$service_tag" "$ctx/service" \
+      "VERSION=$VERSION" "REVISION=$REVISION" "PODLIFE_IMAGE=$tag"
+  else
+    docker build -f images/service/prebuilt.Dockerfile "${args[@]}" --build-arg "PODLIFE_IMAGE=$tag" \
+      -t "$service_tag" "$ctx/service"
+  fi
 fi

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/podlife/podlife/logging"
+	"github.com/podlife/podlife/logging/internal/reqlog"
 )
 
 // discardWriter is a ResponseWriter that keeps one header map, so that the
@@ -49,13 +50,10 @@ func runHandler(b *testing.B, h http.Handler, r *http.Request) {
 // BenchmarkMiddleware is the access middleware of this package around a
 // trivial handler, writing its line to io.Discard.
 func BenchmarkMiddleware(b *testing.B) {
-	l, err := logging.New(logging.Config{
+	l := logging.New(logging.Config{
 		ServiceName: "svc", InstanceID: "pod-1", Output: io.Discard,
 		UserID: userID,
 	})
-	if err != nil {
-		b.Fatal(err)
-	}
 	h := l.Middleware(trivial)
 	b.Run("incoming-id", func(b *testing.B) { runHandler(b, h, benchRequest(true)) })
 	b.Run("generated-id", func(b *testing.B) { runHandler(b, h, benchRequest(false)) })
@@ -102,12 +100,12 @@ func slogMiddleware(out io.Writer, next http.Handler) http.Handler {
 	})).With("service.name", "svc", "service.instance.id", "pod-1")
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		id, ok := logging.SanitizeRequestID(r.Header.Get("X-Request-ID"))
+		id, ok := reqlog.SanitizeRequestID(r.Header.Get("X-Request-ID"))
 		if !ok {
-			id = logging.NewRequestID()
+			id = reqlog.NewRequestID()
 		}
 		w.Header().Set("X-Request-ID", id)
-		traceID, spanID, _ := logging.ParseTraceParent(r.Header.Get("Traceparent"))
+		traceID, spanID, _, _ := reqlog.ParseTraceParent(r.Header.Get("Traceparent"))
 		user := userID(r)
 		ctx := context.WithValue(r.Context(), slogKey{}, id)
 		sw := &statusWriter{ResponseWriter: w}
@@ -129,7 +127,7 @@ func slogMiddleware(out io.Writer, next http.Handler) http.Handler {
 func TestSlogBaselineLine(t *testing.T) {
 	t.Parallel()
 	var ours, theirs lineBuffer
-	l, _ := logging.New(logging.Config{ServiceName: "svc", InstanceID: "pod-1", Output: &ours, UserID: userID})
+	l := logging.New(logging.Config{ServiceName: "svc", InstanceID: "pod-1", Output: &ours, UserID: userID})
 	l.Middleware(trivial).ServeHTTP(httptest.NewRecorder(), benchRequest(true))
 	slogMiddleware(&theirs, trivial).ServeHTTP(httptest.NewRecorder(), benchRequest(true))
 	a, b := ours.only(t), theirs.only(t)

@@ -15,6 +15,11 @@
 // process. An application that changes zerolog.LevelFieldName or
 // zerolog.MessageFieldName changes those two keys for every Logger.
 //
+// Calls to the next service carry the request on: Transport (HTTP) and
+// grpclog's client interceptors send the request id and, when the request
+// came with one, the W3C trace context (same trace id, a new parent id per
+// call), so that both services' lines share http.request.id and trace_id.
+//
 // gRPC interceptors live in the subpackage grpclog, so HTTP-only programs
 // never link grpc-go.
 package logging
@@ -54,7 +59,8 @@ const (
 	FieldDuration = "event.duration"
 	// FieldTraceID is the trace id of a W3C traceparent header.
 	FieldTraceID = "trace_id"
-	// FieldSpanID is the parent span id of a W3C traceparent header.
+	// FieldSpanID is the parent span id of a W3C traceparent header: the
+	// span of the caller.
 	FieldSpanID = "span_id"
 	// FieldRPCSystem is "grpc" on the access lines of the grpclog interceptors.
 	FieldRPCSystem = "rpc.system"

@@ -3,6 +3,7 @@ package logging_test
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -15,17 +16,13 @@ import (
 func fixedClock(t time.Time) func() time.Time { return func() time.Time { return t } }
 
 func Example() {
-	logger, err := logging.New(logging.Config{
+	logger := logging.New(logging.Config{
 		ServiceName: "shop",
 		InstanceID:  "shop-7d9f-x2k4q",
 		Output:      os.Stdout,
 		Now:         fixedClock(time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)),
 		UserID:      func(r *http.Request) string { return r.Header.Get("X-User-ID") },
 	})
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/hello", func(w http.ResponseWriter, r *http.Request) {
 		logging.FromContext(r.Context()).Info().Msg("saying hello")
@@ -49,7 +46,7 @@ func Example() {
 }
 
 func ExampleLogger_Slog() {
-	logger, _ := logging.New(logging.Config{
+	logger := logging.New(logging.Config{
 		ServiceName: "shop",
 		Output:      os.Stdout,
 		Now:         fixedClock(time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)),
@@ -58,4 +55,38 @@ func ExampleLogger_Slog() {
 	log.Info("cache warmed", "entries", 128, "took", 1500*time.Millisecond)
 	// Output:
 	// {"level":"info","service.name":"shop","entries":128,"took":1500,"timestamp":"2026-05-01T12:00:00.000000000Z","message":"cache warmed"}
+}
+
+// ExampleTransport shows service A, serving a request, calling service B:
+// B gets A's request id and a traceparent with A's trace id and a parent
+// id of its own.
+func ExampleTransport() {
+	b := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tp := r.Header.Get("Traceparent")
+		fmt.Println("B got request id:", r.Header.Get("X-Request-ID"))
+		fmt.Println("B got trace id:  ", tp[3:35])
+		fmt.Println("B got parent id: ", tp[36:52] != "00f067aa0ba902b7", "(new)")
+	}))
+	defer b.Close()
+
+	logger := logging.New(logging.Config{Output: io.Discard})
+	client := &http.Client{Transport: logging.Transport{}}
+	a := logger.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		req, _ := http.NewRequestWithContext(r.Context(), http.MethodGet, b.URL, nil)
+		resp, err := client.Do(req)
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		resp.Body.Close()
+	}))
+
+	req := httptest.NewRequest(http.MethodGet, "/order", nil)
+	req.Header.Set("X-Request-ID", "order-42")
+	req.Header.Set("Traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+	a.ServeHTTP(httptest.NewRecorder(), req)
+	// Output:
+	// B got request id: order-42
+	// B got trace id:   4bf92f3577b34da6a3ce929d0e0e4736
+	// B got parent id:  true (new)
 }

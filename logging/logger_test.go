@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/podlife/podlife/logging/internal/reqlog"
 )
 
 func TestConfigFromEnv(t *testing.T) {
@@ -26,12 +28,12 @@ func TestConfigFromEnv(t *testing.T) {
 		want    Config
 		wantErr string
 	}{
-		{"defaults", nil, host, Config{Level: "info", Format: FormatJSON, InstanceID: "node-host"}, ""},
-		{"pod name wins", map[string]string{"POD_NAME": "web-1"}, host, Config{Level: "info", Format: FormatJSON, InstanceID: "web-1"}, ""},
-		{"no host name", nil, noHost, Config{Level: "info", Format: FormatJSON}, ""},
+		{"defaults", nil, host, Config{Level: LevelInfo, Format: FormatJSON, InstanceID: "node-host"}, ""},
+		{"pod name wins", map[string]string{"POD_NAME": "web-1"}, host, Config{Level: LevelInfo, Format: FormatJSON, InstanceID: "web-1"}, ""},
+		{"no host name", nil, noHost, Config{Level: LevelInfo, Format: FormatJSON}, ""},
 		{"all set", map[string]string{"LOG_LEVEL": "debug", "LOG_FORMAT": "Console", "SERVICE_NAME": "shop", "OTEL_SERVICE_NAME": "otel", "POD_NAME": "p"}, host,
-			Config{Level: "debug", Format: FormatConsole, ServiceName: "shop", InstanceID: "p"}, ""},
-		{"otel service name", map[string]string{"OTEL_SERVICE_NAME": "otel"}, host, Config{Level: "info", Format: FormatJSON, ServiceName: "otel", InstanceID: "node-host"}, ""},
+			Config{Level: LevelDebug, Format: FormatConsole, ServiceName: "shop", InstanceID: "p"}, ""},
+		{"otel service name", map[string]string{"OTEL_SERVICE_NAME": "otel"}, host, Config{Level: LevelInfo, Format: FormatJSON, ServiceName: "otel", InstanceID: "node-host"}, ""},
 		{"bad level", map[string]string{"LOG_LEVEL": "loud"}, host, Config{}, "LOG_LEVEL"},
 		{"bad format", map[string]string{"LOG_FORMAT": "xml"}, host, Config{}, "LOG_FORMAT"},
 	}
@@ -61,39 +63,84 @@ func TestConfigFromEnv(t *testing.T) {
 func TestNewLevels(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		level     string
+		level     Level
+		wantTrace bool
 		wantDebug bool
 		wantInfo  bool
-		wantErr   bool
+		wantError bool
 	}{
-		{"", false, true, false},
-		{"debug", true, true, false},
-		{"INFO", false, true, false},
-		{"warning", false, false, false},
-		{"disabled", false, false, false},
-		{"verbose", false, false, true},
+		{0, false, false, true, true},
+		{LevelTrace, true, true, true, true},
+		{LevelDebug, false, true, true, true},
+		{LevelInfo, false, false, true, true},
+		{LevelWarn, false, false, false, true},
+		{LevelError, false, false, false, true},
+		{LevelDisabled, false, false, false, false},
+		// Out of range: clamped, so that every Level is usable.
+		{-100, true, true, true, true},
+		{100, false, false, false, false},
 	}
 	for _, tt := range tests {
 		var buf bytes.Buffer
-		l, err := New(Config{Level: tt.level, Output: &buf})
-		if (err != nil) != tt.wantErr {
-			t.Fatalf("level %q: got error %v, want error %v", tt.level, err, tt.wantErr)
-		}
-		if err != nil {
-			continue
-		}
-		zl := l.Zerolog()
+		zl := New(Config{Level: tt.level, Output: &buf}).Zerolog()
+		zl.Trace().Msg("t")
 		zl.Debug().Msg("d")
 		zl.Info().Msg("i")
-		if got := strings.Contains(buf.String(), `"message":"d"`); got != tt.wantDebug {
-			t.Errorf("level %q: got debug written %v, want %v", tt.level, got, tt.wantDebug)
-		}
-		if got := strings.Contains(buf.String(), `"message":"i"`); got != tt.wantInfo {
-			t.Errorf("level %q: got info written %v, want %v", tt.level, got, tt.wantInfo)
+		zl.Error().Msg("e")
+		for _, w := range []struct {
+			msg  string
+			want bool
+		}{{"t", tt.wantTrace}, {"d", tt.wantDebug}, {"i", tt.wantInfo}, {"e", tt.wantError}} {
+			if got := strings.Contains(buf.String(), `"message":"`+w.msg+`"`); got != w.want {
+				t.Errorf("level %v: got %q written %v, want %v", tt.level, w.msg, got, w.want)
+			}
 		}
 	}
-	if _, err := New(Config{Format: "yaml"}); err == nil {
-		t.Error("got no error for format yaml, want one")
+}
+
+func TestParseLevel(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		in      string
+		want    Level
+		wantErr bool
+	}{
+		{"", LevelInfo, false},
+		{"trace", LevelTrace, false},
+		{"debug", LevelDebug, false},
+		{"INFO", LevelInfo, false},
+		{"warn", LevelWarn, false},
+		{"warning", LevelWarn, false},
+		{"Error", LevelError, false},
+		{"disabled", LevelDisabled, false},
+		{"off", LevelDisabled, false},
+		{"none", LevelDisabled, false},
+		{"verbose", LevelInfo, true},
+	} {
+		got, err := ParseLevel(tt.in)
+		if got != tt.want || (err != nil) != tt.wantErr {
+			t.Errorf("ParseLevel(%q): got %v, %v, want %v and error %v", tt.in, got, err, tt.want, tt.wantErr)
+		}
+		if err == nil && tt.in != "" {
+			// String gives back a name ParseLevel reads as the same level.
+			if back, err := ParseLevel(got.String()); back != got || err != nil {
+				t.Errorf("ParseLevel(%q.String()=%q): got %v, %v, want %v", tt.in, got.String(), back, err, got)
+			}
+		}
+	}
+	for _, tt := range []struct {
+		in      string
+		want    Format
+		wantErr bool
+	}{{"", FormatJSON, false}, {"JSON", FormatJSON, false}, {"console", FormatConsole, false}, {"yaml", FormatJSON, true}} {
+		got, err := ParseFormat(tt.in)
+		if got != tt.want || (err != nil) != tt.wantErr {
+			t.Errorf("ParseFormat(%q): got %v, %v, want %v and error %v", tt.in, got, err, tt.want, tt.wantErr)
+		}
+	}
+	var l Level
+	if err := l.UnmarshalText([]byte("loud")); err == nil || !strings.Contains(err.Error(), "want trace, debug") {
+		t.Errorf("UnmarshalText(loud): got %v, want an error listing the levels", err)
 	}
 }
 
@@ -105,8 +152,8 @@ func TestLoggersCoexist(t *testing.T) {
 	before := [...]string{zerolog.TimestampFieldName, zerolog.LevelFieldName, zerolog.MessageFieldName, zerolog.TimeFieldFormat}
 	beforeLevel := zerolog.GlobalLevel()
 	var a, b bytes.Buffer
-	la, _ := New(Config{Output: &a, ServiceName: "a", Level: "debug"})
-	lb, _ := New(Config{Output: &b, ServiceName: "b", Level: "error", Format: FormatConsole})
+	la := New(Config{Output: &a, ServiceName: "a", Level: LevelDebug})
+	lb := New(Config{Output: &b, ServiceName: "b", Level: LevelError, Format: FormatConsole})
 	za, zb := la.Zerolog(), lb.Zerolog()
 	za.Debug().Msg("from a")
 	zb.Debug().Msg("dropped")
@@ -137,11 +184,8 @@ func TestTimestamp(t *testing.T) {
 		{time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC), "10000-01-01T00:00:00.000000000Z"},
 	}
 	for _, tt := range tests {
-		if got, want := string(appendTime(nil, tt.in)), `"`+tt.in.UTC().Format(TimeLayout)+`"`; got != want {
-			t.Errorf("appendTime(%v) = %s, want %s", tt.in, got, want)
-		}
 		var buf bytes.Buffer
-		l, _ := New(Config{Output: &buf, Now: func() time.Time { return tt.in }})
+		l := New(Config{Output: &buf, Now: func() time.Time { return tt.in }})
 		zl := l.Zerolog()
 		zl.Info().Msg("x")
 		want := `"timestamp":"` + tt.want + `"`
@@ -151,23 +195,10 @@ func TestTimestamp(t *testing.T) {
 	}
 }
 
-// FuzzAppendTime checks the hand-written formatter against the time package.
-func FuzzAppendTime(f *testing.F) {
-	f.Add(int64(0), int64(0))
-	f.Add(int64(1767323045), int64(123456789))
-	f.Add(int64(-62135596800), int64(1))
-	f.Fuzz(func(t *testing.T, sec, nsec int64) {
-		tm := time.Unix(sec, nsec)
-		if got, want := string(appendTime(nil, tm)), `"`+tm.UTC().Format(TimeLayout)+`"`; got != want {
-			t.Fatalf("appendTime(%d, %d) = %s, want %s", sec, nsec, got, want)
-		}
-	})
-}
-
 func TestConsoleFormat(t *testing.T) {
 	t.Parallel()
 	var buf bytes.Buffer
-	l, _ := New(Config{Output: &buf, Format: FormatConsole, ServiceName: "shop",
+	l := New(Config{Output: &buf, Format: FormatConsole, ServiceName: "shop",
 		Now: func() time.Time { return time.Date(2026, 1, 2, 3, 4, 5, 6e6, time.UTC) }})
 	zl := l.Zerolog()
 	zl.Info().Str("k", "v").Msg("hello")
@@ -190,10 +221,7 @@ func TestServiceWiring(t *testing.T) {
 	var out bytes.Buffer
 	cfg.Output = &out
 	cfg.UserID = func(r *http.Request) string { return r.Header.Get("X-User-ID") }
-	logger, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	logger := New(cfg)
 	mux := http.NewServeMux()
 	mux.HandleFunc("/hello", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "hello\n") })
 	mux.Handle("/fail", HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
@@ -229,10 +257,31 @@ func TestConfigFromEnvGetenv(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.InstanceID != "p-1" || cfg.Level != "warn" || cfg.ServiceName != "shop" || cfg.Format != FormatJSON {
+	if cfg.InstanceID != "p-1" || cfg.Level != LevelWarn || cfg.ServiceName != "shop" || cfg.Format != FormatJSON {
 		t.Errorf("got %+v, want instance p-1, level warn, service shop, format json", cfg)
 	}
 	if _, err := ConfigFromEnv(func(k string) string { return map[string]string{"LOG_LEVEL": "loud"}[k] }); err == nil {
 		t.Errorf("LOG_LEVEL=loud: got no error, want one")
+	}
+}
+
+// TestFieldsAgree checks that the keys the request state writes are the
+// Field constants this package documents.
+func TestFieldsAgree(t *testing.T) {
+	t.Parallel()
+	for _, p := range [][2]string{
+		{FieldTimestamp, reqlog.KeyTimestamp},
+		{FieldRequestID, reqlog.KeyRequestID},
+		{FieldUserID, reqlog.KeyUserID},
+		{FieldErrorCode, reqlog.KeyErrorCode},
+		{FieldErrorMessage, reqlog.KeyErrorMessage},
+		{FieldTraceID, reqlog.KeyTraceID},
+		{FieldSpanID, reqlog.KeySpanID},
+		{FieldDuration, reqlog.KeyDuration},
+		{TimeLayout, reqlog.TimeLayout},
+	} {
+		if p[0] != p[1] {
+			t.Errorf("got %q in package logging, %q in reqlog, want the same", p[0], p[1])
+		}
 	}
 }

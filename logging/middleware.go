@@ -7,19 +7,23 @@ import (
 	"net"
 	"net/http"
 	"runtime/debug"
+	"strings"
 
 	"github.com/rs/zerolog"
+
+	"github.com/podlife/podlife/logging/internal/reqlog"
 )
 
 // Header names, in the canonical form of net/http's maps.
 const (
 	headerRequestID   = "X-Request-Id"
 	headerTraceParent = "Traceparent"
+	headerTraceState  = "Tracestate"
 )
 
 // httpScope is everything Middleware keeps for one request, in one allocation.
 type httpScope struct {
-	Scope
+	reqlog.Scope
 	rw  responseWriter
 	hdr [1]string
 }
@@ -28,7 +32,8 @@ type httpScope struct {
 // request-scoped logger (FromContext). It
 //   - keeps a sane incoming X-Request-ID or generates one, and sets it on
 //     the response;
-//   - takes trace_id and span_id from a W3C traceparent header;
+//   - takes trace_id and span_id from a W3C traceparent header, and keeps
+//     it and tracestate for Transport to pass on;
 //   - takes the user id from Config.UserID and SetUserID;
 //   - takes the error from SetError, SetErrorCode or a HandlerFunc;
 //   - recovers a panic in next and logs it with its stack; answers 500 if
@@ -42,18 +47,22 @@ type httpScope struct {
 func (l *Logger) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hs := &httpScope{}
-		hs.init(l, r.Context(), RequestInfo{
+		info := reqlog.Info{
 			RequestID:   first(r.Header[headerRequestID]),
 			TraceParent: first(r.Header[headerTraceParent]),
-		})
-		if l.userID != nil {
-			hs.userID = clip(l.userID(r))
 		}
-		hs.hdr[0] = hs.requestID
+		if info.TraceParent != "" {
+			info.TraceState = strings.Join(r.Header[headerTraceState], ",")
+		}
+		if l.userID != nil {
+			info.UserID = l.userID(r)
+		}
+		hs.Init(l.core, r.Context(), info)
+		hs.hdr[0] = hs.RequestID()
 		w.Header()[headerRequestID] = hs.hdr[:]
 		hs.rw.w = w
-		hs.Scope.rw = &hs.rw
-		r = r.WithContext(&hs.ctx)
+		hs.Response = &hs.rw
+		r = r.WithContext(hs.Context())
 		defer hs.finish(r)
 		next.ServeHTTP(&hs.rw, r)
 	})
@@ -95,7 +104,7 @@ func (hs *httpScope) finish(r *http.Request) {
 	}
 	if e := hs.Finish(lvl); e != nil {
 		e.Str(FieldMethod, r.Method).
-			Str(FieldURLPath, clip(r.URL.Path)).
+			Str(FieldURLPath, reqlog.Clip(r.URL.Path)).
 			Int(FieldStatusCode, status)
 		if stack != nil {
 			e.Bytes(FieldErrorStack, stack)
@@ -159,6 +168,9 @@ func (rw *responseWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	return c, brw, err
 }
 
+// Wrote reports whether the response has started.
+func (rw *responseWriter) Wrote() bool { return rw.wrote }
+
 // Unwrap lets http.ResponseController reach the underlying writer.
 func (rw *responseWriter) Unwrap() http.ResponseWriter { return rw.w }
 
@@ -175,9 +187,9 @@ func (f HandlerFunc) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		return
 	}
-	s := ScopeFrom(r.Context())
+	s := reqlog.From(r.Context())
 	s.SetError(err)
-	if s != nil && s.rw != nil && s.rw.wrote {
+	if s != nil && s.Response != nil && s.Response.Wrote() {
 		return
 	}
 	status := http.StatusInternalServerError

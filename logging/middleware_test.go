@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/podlife/podlife/logging"
+	"github.com/podlife/podlife/logging/internal/reqlog"
 )
 
 // newServer starts a real HTTP server on loopback with handler wrapped in
@@ -20,15 +21,12 @@ import (
 func newServer(t *testing.T, handler http.Handler) (*httptest.Server, *lineBuffer) {
 	t.Helper()
 	var out lineBuffer
-	l, err := logging.New(logging.Config{
+	l := logging.New(logging.Config{
 		ServiceName: "svc",
 		InstanceID:  "pod-1",
 		Output:      &out,
 		UserID:      func(r *http.Request) string { return r.Header.Get("X-User-ID") },
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	srv := httptest.NewServer(l.Middleware(handler))
 	t.Cleanup(srv.Close)
 	return srv, &out
@@ -217,13 +215,13 @@ var generatedID = regexp.MustCompile(`^[0-9a-f]{32}$`)
 func TestHostileHeaders(t *testing.T) {
 	t.Parallel()
 	var out lineBuffer
-	l, _ := logging.New(logging.Config{
+	l := logging.New(logging.Config{
 		Output: &out,
 		UserID: func(r *http.Request) string { return r.Header.Get("X-User-ID") },
 	})
 	var seen []string
 	h := l.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		seen = append(seen, logging.ScopeFrom(r.Context()).RequestID())
+		seen = append(seen, logging.RequestID(r.Context()))
 	}))
 	hostile := []string{
 		strings.Repeat("a", 10<<10),
@@ -236,7 +234,7 @@ func TestHostileHeaders(t *testing.T) {
 		"\xff\xfe",
 		"ü-unicode",
 		"",
-		strings.Repeat("b", logging.MaxRequestIDLen+1),
+		strings.Repeat("b", reqlog.MaxRequestIDLen+1),
 	}
 	const user = "u\"1\n{\"level\":\"fake\"}\x00"
 	for _, id := range hostile {
@@ -310,7 +308,7 @@ func TestRequestIDOverTheWire(t *testing.T) {
 func TestContextLogger(t *testing.T) {
 	t.Parallel()
 	var out lineBuffer
-	l, _ := logging.New(logging.Config{Output: &out, ServiceName: "svc"})
+	l := logging.New(logging.Config{Output: &out, ServiceName: "svc"})
 	slogger := l.Slog()
 	h := l.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
@@ -358,7 +356,7 @@ func TestFromContextWithoutRequest(t *testing.T) {
 	t.Parallel()
 	logging.FromContext(t.Context()).Info().Msg("goes nowhere")
 	logging.SetError(t.Context(), errors.New("ignored"))
-	if got := logging.ScopeFrom(t.Context()).RequestID(); got != "" {
+	if got := logging.RequestID(t.Context()); got != "" {
 		t.Errorf("got request id %q outside a request, want none", got)
 	}
 }

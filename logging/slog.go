@@ -13,7 +13,7 @@ import (
 // and, for records logged with a request's context, the request id, user id
 // and trace ids. Groups become dotted key prefixes.
 func (l *Logger) SlogHandler() slog.Handler {
-	return slogHandler{h: zerolog.NewSlogHandler(l.zl)}
+	return slogHandler{h: zerolog.NewSlogHandler(l.core.Logger)}
 }
 
 // slogHandler wraps zerolog's SlogHandler, which writes record.Time under

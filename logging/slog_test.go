@@ -1,15 +1,12 @@
 package logging_test
 
 import (
-	"context"
 	"errors"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"testing"
 	"time"
-
-	"github.com/rs/zerolog"
 
 	"github.com/podlife/podlife/logging"
 )
@@ -18,24 +15,24 @@ func TestSlogBridge(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name  string
-		level string
+		level logging.Level
 		log   func(*slog.Logger)
 		want  map[string]any // nil: no line
 	}{
-		{"info with attrs", "", func(l *slog.Logger) { l.Info("hi", "n", 3, slog.Bool("ok", true)) },
+		{"info with attrs", logging.LevelInfo, func(l *slog.Logger) { l.Info("hi", "n", 3, slog.Bool("ok", true)) },
 			map[string]any{"level": "info", "message": "hi", "n": float64(3), "ok": true}},
-		{"group becomes dotted prefix", "", func(l *slog.Logger) { l.WithGroup("db").Warn("slow", "table", "carts") },
+		{"group becomes dotted prefix", logging.LevelInfo, func(l *slog.Logger) { l.WithGroup("db").Warn("slow", "table", "carts") },
 			map[string]any{"level": "warn", "db.table": "carts"}},
-		{"with attrs", "", func(l *slog.Logger) { l.With("component", "cart").Error("failed", "err", errors.New("boom")) },
+		{"with attrs", logging.LevelInfo, func(l *slog.Logger) { l.With("component", "cart").Error("failed", "err", errors.New("boom")) },
 			map[string]any{"level": "error", "component": "cart", "err": "boom"}},
-		{"debug below level", "info", func(l *slog.Logger) { l.Debug("hidden") }, nil},
-		{"debug at debug", "debug", func(l *slog.Logger) { l.Debug("shown") }, map[string]any{"level": "debug"}},
+		{"debug below level", logging.LevelInfo, func(l *slog.Logger) { l.Debug("hidden") }, nil},
+		{"debug at debug", logging.LevelDebug, func(l *slog.Logger) { l.Debug("shown") }, map[string]any{"level": "debug"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			var out lineBuffer
-			l, _ := logging.New(logging.Config{Output: &out, Level: tt.level,
+			l := logging.New(logging.Config{Output: &out, Level: tt.level,
 				Now: func() time.Time { return time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC) }})
 			tt.log(l.Slog())
 			lines := out.lines(t)
@@ -69,21 +66,5 @@ func TestHandlerFuncWithoutMiddleware(t *testing.T) {
 	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
 	if rec.Code != http.StatusForbidden || rec.Body.String() != "Forbidden\n" {
 		t.Errorf("got %d %q, want 403 with the status text only", rec.Code, rec.Body.String())
-	}
-}
-
-func TestStartRequest(t *testing.T) {
-	t.Parallel()
-	var out lineBuffer
-	l, _ := logging.New(logging.Config{Output: &out})
-	ctx, s := l.StartRequest(context.Background(), logging.RequestInfo{RequestID: "job-7", UserID: "cron"})
-	logging.SetError(ctx, &logging.Error{Code: "PARTIAL", Err: errors.New("3 of 10 failed")})
-	s.Finish(zerolog.WarnLevel).Str("queue", "emails").Msg("job done")
-	line := out.only(t)
-	for k, v := range map[string]any{"http.request.id": "job-7", "user.id": "cron", "error.code": "PARTIAL",
-		"error.message": "3 of 10 failed", "queue": "emails", "level": "warn"} {
-		if line[k] != v {
-			t.Errorf("got %s=%v, want %v", k, line[k], v)
-		}
 	}
 }

@@ -18,11 +18,7 @@ import (
 // --log-to-pid1 warmup's lines read like those of a podlife app, and
 // changes none of zerolog's globals.
 func newLogger(w io.Writer) zerolog.Logger {
-	l, err := logging.New(logging.Config{Output: w})
-	if err != nil { // only for a bad level or format; this Config has neither
-		return zerolog.New(w).With().Timestamp().Logger()
-	}
-	return l.Zerolog()
+	return logging.New(logging.Config{Output: w}).Zerolog()
 }
 
 // output is where the log goes: stdout, and with --log-to-pid1 also PID

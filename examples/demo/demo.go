@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/podlife/podlife/internal/sim/tcplb"
@@ -17,14 +19,21 @@ import (
 
 // config is the demo's command line.
 type config struct {
-	verbose bool
-	binDir  string
-	lag     time.Duration
-	without bool // no warm-up, no preStop hook, no shutdown delay
+	verbose  bool
+	binDir   string
+	lag      time.Duration
+	without  bool          // no warm-up, no preStop hook, no shutdown delay
+	deadline time.Duration // of the rollout; 0 means the constant deadline
 }
 
-// deadline bounds the whole demo: it must not hang.
+// deadline bounds the rollout by default (--rollout-timeout), from the
+// first Pod to the summary: it must not hang. Building the binaries is not
+// part of it: with a cold Go cache that alone takes minutes on a small
+// machine.
 const deadline = 90 * time.Second
+
+// buildProgressEvery is how often a long build says how far it got.
+const buildProgressEvery = 15 * time.Second
 
 // probeSample is how many requests measure a Pod's first-user latency,
 // sent by loadClients at once.
@@ -39,9 +48,7 @@ const (
 	newConnClients = 1
 )
 
-func demo(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
-	ctx, cancel := context.WithTimeout(ctx, deadline)
-	defer cancel()
+func demo(ctx context.Context, cfg config, stdout, stderr io.Writer) (err error) {
 	stdout = &syncWriter{w: stdout}
 	log := io.Discard
 	if cfg.verbose {
@@ -61,12 +68,26 @@ func demo(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 		}
 		defer os.RemoveAll(dir)
 		start := time.Now()
-		if err := build(ctx, dir); err != nil {
+		if err := build(ctx, dir, say); err != nil {
 			return err
 		}
 		bin = dir
 		say("build", "service, probe, warmup, prestop (%.1fs)", time.Since(start).Seconds())
 	}
+
+	// From here on, the rollout: bounded, and said so when it runs out.
+	limit := cfg.deadline
+	if limit <= 0 {
+		limit = deadline
+	}
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	defer func() {
+		if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			err = fmt.Errorf("the rollout ran out of time: --rollout-timeout %v from the first Pod to the summary (building is not counted) ran out: %w", limit, err)
+		}
+	}()
+	rolloutStart := time.Now()
 
 	var pods []*pod
 	defer func() {
@@ -209,7 +230,7 @@ func demo(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "  warm-up    first %d requests of a Pod: p50 %s → %s, p99 %s → %s (cold → v1 %s)\n",
 		probeSample, ms(coldP50), ms(warmP50), ms(coldP99), ms(warmP99), map[bool]string{false: "after postStart warmup", true: "without warm-up"}[cfg.without])
 	fmt.Fprintf(stdout, "  rollout    %d requests served, %d failed, while v1 was replaced by v2\n", served, failed)
-	fmt.Fprintf(stdout, "  took       %.1fs\n", time.Since(begin).Seconds())
+	fmt.Fprintf(stdout, "  took       %.1fs (rollout %.1fs)\n", time.Since(begin).Seconds(), time.Since(rolloutStart).Seconds())
 	switch {
 	case failed > 0:
 		return fmt.Errorf("%d requests failed during the rollout (first: %s)", failed, res.Errors[0])
@@ -222,7 +243,12 @@ func demo(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 }
 
 // build compiles the example service and the podlife binaries into dir.
-func build(ctx context.Context, dir string) error {
+// It has no deadline of its own — with a cold Go cache it takes minutes on
+// a small machine — and says every buildProgressEvery how far it got.
+// Interrupted (ctx done: Ctrl-C), it stops go build and the compilers it
+// runs with an interrupt; go build's work directory, which go leaves
+// behind then, is made inside dir and removed.
+func build(ctx context.Context, dir string, say func(step, format string, args ...any)) error {
 	goBin := os.Getenv("GO")
 	if goBin == "" {
 		goBin = "go"
@@ -231,14 +257,91 @@ func build(ctx context.Context, dir string) error {
 	if err != nil {
 		return fmt.Errorf("go list -m (run the demo from the podlife module): %w", err)
 	}
-	cmd := exec.CommandContext(ctx, goBin, "build", "-o", dir+string(filepath.Separator),
+	say("build", "compiling service, probe, warmup, prestop (minutes the first time on a machine, with a cold Go cache; seconds after)")
+	// -v names each package as it is compiled (cached ones are not): the
+	// progress count.
+	cmd := exec.CommandContext(ctx, goBin, "build", "-v", "-o", dir+string(filepath.Separator),
 		"./examples/service", "./cmd/probe", "./cmd/warmup", "./cmd/prestop")
 	cmd.Dir = strings.TrimSpace(string(root))
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("go build: %w\n%s", err, out)
+	// go build leaves its work directory behind when interrupted: have it
+	// make that inside dir, which the demo removes.
+	tmp := filepath.Join(dir, "go-tmp")
+	if err := os.Mkdir(tmp, 0o700); err != nil {
+		return err
 	}
-	return nil
+	defer os.RemoveAll(tmp)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOTMPDIR="+tmp)
+	interruptible(cmd)
+	cmd.WaitDelay = 30 * time.Second // then killed
+	out := &buildOutput{}
+	cmd.Stdout, cmd.Stderr = out, out
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("go build: %w", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	tick := time.NewTicker(buildProgressEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case err := <-done:
+			if ctx.Err() != nil {
+				return fmt.Errorf("build interrupted after %.0fs: %w", time.Since(start).Seconds(), ctx.Err())
+			}
+			if err != nil {
+				return fmt.Errorf("go build: %w\n%s", err, out.errors())
+			}
+			return nil
+		case <-tick.C:
+			say("build", "… %.0fs, %d packages compiled so far", time.Since(start).Seconds(), out.packages())
+		}
+	}
+}
+
+// buildOutput collects go build -v's output: one package path per line,
+// and compiler messages, which are what an error shows.
+type buildOutput struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (o *buildOutput) Write(b []byte) (int, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.buf.Write(b)
+}
+
+// packages returns how many packages were compiled so far.
+func (o *buildOutput) packages() int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	n := 0
+	for _, l := range strings.Split(o.buf.String(), "\n") {
+		if isPackageLine(l) {
+			n++
+		}
+	}
+	return n
+}
+
+// errors returns the output without the package lines.
+func (o *buildOutput) errors() string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	var b strings.Builder
+	for _, l := range strings.Split(strings.TrimSpace(o.buf.String()), "\n") {
+		if !isPackageLine(l) {
+			b.WriteString(l + "\n")
+		}
+	}
+	return b.String()
+}
+
+// isPackageLine reports whether l is a line of go build -v: an import path,
+// which has no space, colon or leading "#" (compiler messages do).
+func isPackageLine(l string) bool {
+	return l != "" && !strings.ContainsAny(l, " :\t") && !strings.HasPrefix(l, "#")
 }
 
 // ms formats d in milliseconds.

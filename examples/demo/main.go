@@ -1,8 +1,9 @@
 // Command demo runs the whole Pod lifecycle of a rolling update on this
 // machine, with real processes and no Docker or cluster: `make demo`.
 //
-// It builds the example service and the podlife binaries, then plays
-// kubelet and kube-proxy:
+// It builds the example service and the podlife binaries (no time limit:
+// with a cold Go cache that takes minutes; it shows progress), then plays
+// kubelet and kube-proxy, within --rollout-timeout (90s):
 //
 //  1. a Pod that takes traffic cold, without warm-up, to measure what
 //     warm-up saves;
@@ -50,6 +51,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&cfg.binDir, "bin", "", "use the service, probe, warmup and prestop binaries in this directory instead of building them")
 	fs.BoolVar(&cfg.without, "without-podlife", false, "the same rollout with no warm-up, no preStop hook and no shutdown delay: requests fail")
 	fs.DurationVar(&cfg.lag, "lag", defaultLag, "how long the balancer keeps routing to a deleted endpoint (kube-proxy's lag)")
+	fs.DurationVar(&cfg.deadline, "rollout-timeout", deadline, "how long the rollout may take, from the first Pod to the summary (building the binaries is not counted)")
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {
 			return nil

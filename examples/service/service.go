@@ -45,10 +45,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	}
 	lc.Output = stdout
 	lc.UserID = userID
-	logger, err := logging.New(lc)
-	if err != nil {
-		return usageError{err}
-	}
+	logger := logging.New(lc)
 	// One pipeline for everything: the access lines, the handlers' lines
 	// and lifecycle's shutdown steps, all with the service fields.
 	log := logger.Slog()

@@ -4,9 +4,11 @@
 // status code. It is a separate package so that HTTP-only programs never
 // link grpc-go.
 //
-// The interceptors put the call's logging.Scope in the handler's context,
-// so logging.FromContext, logging.SetError and logging.SetUserID work in
-// gRPC handlers as in HTTP ones.
+// The server interceptors put the call's request state in the handler's
+// context, so logging.FromContext, logging.SetError and logging.SetUserID
+// work in gRPC handlers as in HTTP ones. The client interceptors carry the
+// request id and the W3C trace context of the request being served (HTTP
+// or gRPC) on to the next service, as logging.Transport does over HTTP.
 package grpclog
 
 import (
@@ -22,6 +24,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/podlife/podlife/logging"
+	"github.com/podlife/podlife/logging/internal/reqlog"
 )
 
 // Metadata keys read and written by the interceptors.
@@ -31,6 +34,9 @@ const (
 	RequestIDKey = "x-request-id"
 	// TraceParentKey is the metadata key of the W3C traceparent.
 	TraceParentKey = "traceparent"
+	// TraceStateKey is the metadata key of the W3C tracestate, passed on
+	// with a valid traceparent.
+	TraceStateKey = "tracestate"
 )
 
 // Options configures the interceptors. The zero value is ready to use.
@@ -46,8 +52,9 @@ type Options struct {
 // through l and recovers a panicking handler: the panic is logged with its
 // stack and the call fails with codes.Internal.
 func UnaryServerInterceptor(l *logging.Logger, o Options) grpc.UnaryServerInterceptor {
+	c := reqlog.CoreOf(l)
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (resp any, err error) {
-		ctx, s := start(ctx, l, o)
+		ctx, s := start(ctx, c, o)
 		_ = grpc.SetHeader(ctx, metadata.Pairs(RequestIDKey, s.RequestID()))
 		defer func() {
 			p := recover()
@@ -61,8 +68,9 @@ func UnaryServerInterceptor(l *logging.Logger, o Options) grpc.UnaryServerInterc
 // call through l when it ends, and recovers a panicking handler like
 // UnaryServerInterceptor.
 func StreamServerInterceptor(l *logging.Logger, o Options) grpc.StreamServerInterceptor {
+	c := reqlog.CoreOf(l)
 	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) (err error) {
-		ctx, s := start(ss.Context(), l, o)
+		ctx, s := start(ss.Context(), c, o)
 		_ = ss.SetHeader(metadata.Pairs(RequestIDKey, s.RequestID()))
 		defer func() {
 			p := recover()
@@ -78,15 +86,19 @@ type stream struct {
 	ctx context.Context
 }
 
-// Context returns the call's context, carrying its logging.Scope.
+// Context returns the call's context, carrying its request state.
 func (s *stream) Context() context.Context { return s.ctx }
 
-func start(ctx context.Context, l *logging.Logger, o Options) (context.Context, *logging.Scope) {
+func start(ctx context.Context, c *reqlog.Core, o Options) (context.Context, *reqlog.Scope) {
 	md, _ := metadata.FromIncomingContext(ctx)
-	ctx, s := l.StartRequest(ctx, logging.RequestInfo{
+	info := reqlog.Info{
 		RequestID:   first(md.Get(RequestIDKey)),
 		TraceParent: first(md.Get(TraceParentKey)),
-	})
+	}
+	if info.TraceParent != "" {
+		info.TraceState = strings.Join(md.Get(TraceStateKey), ",")
+	}
+	ctx, s := reqlog.Start(c, ctx, info)
 	if o.UserID != nil {
 		s.SetUserID(o.UserID(ctx))
 	}
@@ -95,7 +107,7 @@ func start(ctx context.Context, l *logging.Logger, o Options) (context.Context, 
 
 // finish writes the access line and returns the call's error: err, or
 // codes.Internal after a panic p.
-func finish(s *logging.Scope, fullMethod string, err error, p any) error {
+func finish(s *reqlog.Scope, fullMethod string, err error, p any) error {
 	var stack []byte
 	if p != nil {
 		stack = debug.Stack()

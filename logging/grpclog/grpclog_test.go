@@ -19,6 +19,7 @@ import (
 
 	"github.com/podlife/podlife/logging"
 	"github.com/podlife/podlife/logging/grpclog"
+	"github.com/podlife/podlife/logging/internal/reqlog"
 )
 
 type lineBuffer struct {
@@ -92,10 +93,7 @@ func (healthServer) Watch(req *healthpb.HealthCheckRequest, ss grpc.ServerStream
 func serve(t *testing.T) (healthpb.HealthClient, *lineBuffer) {
 	t.Helper()
 	var out lineBuffer
-	l, err := logging.New(logging.Config{Output: &out, ServiceName: "svc", InstanceID: "pod-1"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	l := logging.New(logging.Config{Output: &out, ServiceName: "svc", InstanceID: "pod-1"})
 	opts := grpclog.Options{UserID: func(ctx context.Context) string {
 		md, _ := metadata.FromIncomingContext(ctx)
 		if v := md.Get("x-user-id"); len(v) > 0 {
@@ -155,7 +153,7 @@ func TestUnary(t *testing.T) {
 				t.Fatalf("got code %v (%v), want %v", got, err, tt.wantCode)
 			}
 			wantID := tt.requestID
-			if _, ok := logging.SanitizeRequestID(wantID); !ok {
+			if _, ok := reqlog.SanitizeRequestID(wantID); !ok {
 				wantID = ""
 			}
 			gotID := ""

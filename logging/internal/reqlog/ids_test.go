@@ -1,4 +1,4 @@
-package logging
+package reqlog
 
 import (
 	"encoding/json"
@@ -100,13 +100,63 @@ func TestParseTraceParent(t *testing.T) {
 		{"00-" + trace[:31] + "\"-" + span + "-01", false},
 	}
 	for _, tt := range tests {
-		gotTrace, gotSpan, ok := ParseTraceParent(tt.in)
+		gotTrace, gotSpan, _, ok := ParseTraceParent(tt.in)
 		if ok != tt.wantOK {
 			t.Errorf("ParseTraceParent(%q): got ok=%v, want %v", tt.in, ok, tt.wantOK)
 			continue
 		}
 		if ok && (gotTrace != trace || gotSpan != span) {
 			t.Errorf("ParseTraceParent(%q) = %q, %q, want %q, %q", tt.in, gotTrace, gotSpan, trace, span)
+		}
+	}
+}
+
+func TestTraceParent(t *testing.T) {
+	t.Parallel()
+	const trace, span = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+	for _, tt := range []struct{ flags, want string }{
+		{"01", "00-" + trace + "-" + span + "-01"},
+		{"00", "00-" + trace + "-" + span + "-00"},
+		{"03", "00-" + trace + "-" + span + "-01"}, // only "sampled" is defined in version 00
+		{"fe", "00-" + trace + "-" + span + "-00"},
+	} {
+		got := TraceParent(trace, span, tt.flags)
+		if got != tt.want {
+			t.Errorf("TraceParent(flags %s) = %q, want %q", tt.flags, got, tt.want)
+		}
+		if _, _, _, ok := ParseTraceParent(got); !ok {
+			t.Errorf("TraceParent(flags %s) = %q, which ParseTraceParent refuses", tt.flags, got)
+		}
+	}
+}
+
+func TestNewSpanID(t *testing.T) {
+	t.Parallel()
+	seen := map[string]bool{}
+	for range 1000 {
+		id := newSpanID()
+		if len(id) != 16 || !lowerHex(id) || allZero(id) || seen[id] {
+			t.Fatalf("got span id %q, want 16 fresh lowercase hex digits, not all zero", id)
+		}
+		seen[id] = true
+	}
+}
+
+func TestSanitizeTraceState(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct{ in, want string }{
+		{"", ""},
+		{"vendor=abc,other=1", "vendor=abc,other=1"},
+		{"a=b\r\nX-Evil: 1", ""},
+		{"a=\x00", ""},
+		{"a=\u00e9", ""},
+		{"a=b\tc", ""},
+		{"a=\x7f", ""},
+		{strings.Repeat("k=v,", 128), strings.Repeat("k=v,", 128)},
+		{strings.Repeat("k=v,", 129), ""},
+	} {
+		if got := SanitizeTraceState(tt.in); got != tt.want {
+			t.Errorf("SanitizeTraceState(%.40q) = %.40q, want %.40q", tt.in, got, tt.want)
 		}
 	}
 }
