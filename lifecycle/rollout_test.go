@@ -19,6 +19,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
+	"github.com/podlife/podlife/internal/ciskip"
 	"github.com/podlife/podlife/internal/sim/tcplb"
 	"github.com/podlife/podlife/lifecycle"
 	"github.com/podlife/podlife/lifecycle/grpcinflight"
@@ -325,11 +326,7 @@ func conclusiveRollout(t *testing.T, cfg lifecycle.Config, lag time.Duration) re
 			t.Logf("try %d inconclusive: a %v sleep outlasted the %v delay; again", try, lag, cfg.ShutdownDelay)
 			continue
 		}
-		msg := fmt.Sprintf("inconclusive 3 times: the machine is so loaded that a %v sleep outlasted the %v delay", lag, cfg.ShutdownDelay)
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg + " (a skip is a failure under CI=true)")
-		}
-		t.Skip(msg)
+		ciskip.Skipf(t, "inconclusive 3 times: the machine is so loaded that a %v sleep outlasted the %v delay", lag, cfg.ShutdownDelay)
 	}
 }
 
