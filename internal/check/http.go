@@ -329,7 +329,7 @@ func otherHost(resp *http.Response) string {
 // followed.
 func redirected(resp *http.Response, first string) string {
 	if u := resp.Request.URL; u.String() != first {
-		return " (after a redirect to " + oneline.Clip(u.Redacted(), 120) + ")"
+		return " (after a redirect to " + oneline.Clip(Redact(u.String()), 120) + ")"
 	}
 	return ""
 }
@@ -341,7 +341,7 @@ func redirectedTo(err error, first string) string {
 		return ""
 	}
 	if u, perr := url.Parse(ue.URL); perr == nil {
-		return " (after a redirect to " + oneline.Clip(u.Redacted(), 120) + ")"
+		return " (after a redirect to " + oneline.Clip(Redact(u.String()), 120) + ")"
 	}
 	return " (after a redirect)"
 }

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -63,6 +64,9 @@ func TestHTTPRedirects(t *testing.T) {
 		{name: "to 200 on the same host", path: to("/ok")},
 		{name: "to 503 on the same host", path: to("/fail"), want: Unhealthy, reason: "status 503, want 200-399 (after a redirect to http://127.0.0.1:" + strconv.Itoa(port) + "/fail)"},
 		{name: "to 404 on the same host", path: to("/nope"), want: Unhealthy, reason: "status 404"},
+		// The line goes into Pod events: the URL redirected to keeps no
+		// secret (a query token, a password) either.
+		{name: "to a URL with secrets", path: to(url.QueryEscape("http://bob:hunter2@127.0.0.1:" + strconv.Itoa(port) + "/nope?token=abc")), want: Unhealthy, reason: "(after a redirect to http://bob:xxxxx@127.0.0.1:" + strconv.Itoa(port) + "/nope?token=xxxxx)"},
 		{name: "to a refused port of the same host", path: to("http://" + refused + "/ok"), want: Unreachable, reason: "connect: connection refused (after a redirect to http://" + refused + "/ok)"},
 		{name: "a loop", path: "/loop", want: Unhealthy, reason: "stopped after 10 redirects, as kubelet (the last to /loop)"},
 		{name: "9 redirects", path: "/chain/8"},

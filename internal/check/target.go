@@ -80,7 +80,7 @@ func ParseTarget(raw string) (Target, error) {
 	}
 	i := strings.Index(raw, "://")
 	if i <= 0 {
-		return t, targetErr(raw, "missing scheme; want one of %s, e.g. tcp://127.0.0.1:5432", Schemes)
+		return t, targetErr(redactNoScheme(raw), "missing scheme; want one of %s, e.g. tcp://127.0.0.1:5432", Schemes)
 	}
 	t.Scheme = Scheme(strings.ToLower(raw[:i]))
 	u, err := url.Parse(raw)
@@ -213,6 +213,15 @@ func Redact(s string) string {
 		b.WriteString(redactURL(u))
 		s = s[len(u):]
 	}
+}
+
+// redactNoScheme is Redact for a target written without its scheme
+// ("admin:s3cret@host:8080/x", "//admin:s3cret@host"), in which Redact
+// finds no URL: what stands where the authority would is redacted all the
+// same.
+func redactNoScheme(raw string) string {
+	rest := strings.TrimLeft(raw, "/")
+	return raw[:len(raw)-len(rest)] + redactURL(rest)
 }
 
 // redactURL redacts one URL after its "scheme://".

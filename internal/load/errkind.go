@@ -3,6 +3,8 @@ package load
 import (
 	"strings"
 	"unicode/utf8"
+
+	"github.com/podlife/podlife/internal/check"
 )
 
 // Kinds of errors a Summary counts. Socket and protocol errors are
@@ -38,7 +40,7 @@ func errorKind(text string) string {
 	case has(text, "EOF", "server closed idle connection"):
 		return ErrEOF
 	}
-	return shorten(dropLocalAddrs(text))
+	return shorten(check.Redact(dropLocalAddrs(text)))
 }
 
 // has reports whether text contains any of the fragments.

@@ -25,6 +25,9 @@ func TestErrorKind(t *testing.T) {
 		{`Get "http://app:8080/": dial tcp: lookup app on 10.96.0.10:53: read udp 10.0.0.5:40000->10.96.0.10:53: i/o timeout`, ErrDNS},
 		{`Get "http://127.0.0.1:8080/": read tcp 127.0.0.1:54321->127.0.0.1:8080: something new`, `Get "http://127.0.0.1:8080/": read tcp 127.0.0.1:8080: something new`},
 		{`no status`, `no status`},
+		// An error the kinds do not know keeps no secret of its URL: it
+		// goes into warmup's summary line.
+		{`Get "http://127.0.0.1:9090/x?token=s3cret": net/http: HTTP/1.x transport connection broken: malformed HTTP response`, `Get "http://127.0.0.1:9090/x?token=xxxxx": net/http: HTTP/1.x transport connection broken: malformed HTTP response`},
 	}
 	for _, tt := range tests {
 		if got := errorKind(tt.text); got != tt.want {
