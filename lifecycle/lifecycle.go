@@ -300,8 +300,9 @@ func (l *Lifecycle) advance(from, p phase) bool {
 	if prev != p {
 		l.phaseTimes[prev] = d
 	}
-	l.mu.Unlock()
+	// Under mu, so that two racing moves cannot leave two phases at 1.
 	l.metrics.setPhase(prev, p, d)
+	l.mu.Unlock()
 	return true
 }
 

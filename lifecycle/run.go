@@ -132,8 +132,10 @@ func (l *Lifecycle) Run(ctx context.Context) error {
 
 	l.setPhase(phaseStopping)
 	log.Info("lifecycle: draining servers", slog.Int64("inflight", l.inflight.Load()))
-	drainEnd := minTime(time.Now().Add(l.cfg.DrainTimeout), sd.deadline)
-	l.stopServers(sd, drainEnd, &errs)
+	// The drain gets DrainTimeout, or what the overall deadline leaves.
+	drain := max(0, min(l.cfg.DrainTimeout, time.Until(sd.deadline)))
+	drainEnd := time.Now().Add(drain)
+	l.stopServers(sd, drainEnd, drain.Round(time.Millisecond), &errs)
 	if !sd.wait(servers) {
 		sd.running("server goroutines")
 	}
@@ -296,8 +298,11 @@ func (l *Lifecycle) listen() error {
 	return nil
 }
 
+// hasTLS reports whether srv's TLSConfig gives a certificate in any of the
+// ways ServeTLS accepts: then srv is served over TLS, never in plaintext.
 func hasTLS(srv *http.Server) bool {
-	return srv.TLSConfig != nil && (len(srv.TLSConfig.Certificates) > 0 || srv.TLSConfig.GetCertificate != nil)
+	c := srv.TLSConfig
+	return c != nil && (len(c.Certificates) > 0 || c.GetCertificate != nil || c.GetConfigForClient != nil)
 }
 
 // serve starts every server; the channel closes when all have returned.

@@ -2,9 +2,13 @@ package lifecycle_test
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
+	"fmt"
+	"io"
 	"net/http"
 	"os"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -14,6 +18,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/podlife/podlife/internal/testpeer"
 	"github.com/podlife/podlife/lifecycle"
 )
 
@@ -218,10 +223,25 @@ func TestListenOnAddr(t *testing.T) {
 // the drain deadline, and Run says so (fault 8: it used to return nil, and
 // the process exited 0 although requests were cut).
 func TestHTTPDrainIsCutAtDeadline(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		cfg  lifecycle.Config
+		want string
+	}{
+		{"by DrainTimeout", lifecycle.Config{DrainTimeout: 200 * time.Millisecond}, `drain cut after 200ms`},
+		// The overall deadline cuts the drain sooner: the error says when.
+		{"by ShutdownTimeout", lifecycle.Config{DrainTimeout: time.Minute, ShutdownTimeout: 300 * time.Millisecond}, `drain cut after (\d|[12]\d\d|300)ms`},
+	} {
+		t.Run(tt.name, func(t *testing.T) { testHTTPDrainIsCut(t, tt.cfg, tt.want) })
+	}
+}
+
+func testHTTPDrainIsCut(t *testing.T, cfg lifecycle.Config, want string) {
 	t.Parallel()
 	reg := prometheus.NewRegistry()
 	sigs := make(chan os.Signal, 1)
-	l := newLifecycle(t, lifecycle.Config{Signals: sigs, DrainTimeout: 200 * time.Millisecond, Registry: reg})
+	cfg.Signals, cfg.Registry = sigs, reg
+	l := newLifecycle(t, cfg)
 	entered := make(chan struct{})
 	release := make(chan struct{})
 	srv := &http.Server{Handler: l.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -241,8 +261,8 @@ func TestHTTPDrainIsCutAtDeadline(t *testing.T) {
 	}()
 	<-entered
 	sigs <- syscall.SIGTERM
-	if err := r.wait(t); err == nil || !strings.Contains(err.Error(), "drain cut after 200ms") {
-		t.Errorf("Run: got %v, want an error saying the http drain was cut after 200ms", err)
+	if err := r.wait(t); err == nil || !regexp.MustCompile(want).MatchString(err.Error()) {
+		t.Errorf("Run: got %v, want an error matching %q", err, want)
 	}
 	close(release)
 	if got := sample(t, reg, "podlife_lifecycle_forced_stops_total", "http"); got != 1 {
@@ -331,5 +351,46 @@ func TestMetrics(t *testing.T) {
 	// A second Lifecycle on the same registry is refused, not a panic.
 	if _, err := lifecycle.New(lifecycle.Config{Registry: reg}); err == nil {
 		t.Error("got nil error registering twice on one registry, want one")
+	}
+}
+
+// TestServesTLSWhateverTheCertificateSource: a server whose TLSConfig
+// gives its certificate in any of the ways ServeTLS accepts is served over
+// TLS, never in plaintext.
+func TestServesTLSWhateverTheCertificateSource(t *testing.T) {
+	t.Parallel()
+	pki := testpeer.NewPKI(t)
+	for _, tt := range []struct {
+		name string
+		cfg  *tls.Config
+	}{
+		{"Certificates", &tls.Config{Certificates: []tls.Certificate{pki.Server}}},
+		{"GetCertificate", &tls.Config{GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return &pki.Server, nil }}},
+		{"GetConfigForClient", &tls.Config{GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) {
+			return &tls.Config{Certificates: []tls.Certificate{pki.Server}}, nil
+		}}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			l := newLifecycle(t, lifecycle.Config{})
+			srv := &http.Server{TLSConfig: tt.cfg, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				fmt.Fprint(w, r.TLS != nil)
+			})}
+			ln := listen(t)
+			l.AddHTTPServer(srv, ln)
+			start(t, l)
+			<-l.Serving()
+			client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pki.CAPool}}}
+			defer client.CloseIdleConnections()
+			resp, err := client.Get("https://" + ln.Addr().String() + "/")
+			if err != nil {
+				t.Fatalf("GET over TLS: %v", err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if string(body) != "true" {
+				t.Errorf("got r.TLS set %s, want true", body)
+			}
+		})
 	}
 }

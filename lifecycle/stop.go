@@ -14,10 +14,11 @@ import (
 // before it counts the server's handlers as still running.
 const forceGrace = time.Second
 
-// stopServers drains every server concurrently until drainEnd, then forces
-// those still busy, and closes the hijacked connections still open. A
-// forced stop is an error: requests were cut.
-func (l *Lifecycle) stopServers(sd *shutdown, drainEnd time.Time, errs *errorList) {
+// stopServers drains every server concurrently until drainEnd (drain from
+// now: DrainTimeout, or less when the overall deadline is nearer), then
+// forces those still busy, and closes the hijacked connections still open.
+// A forced stop is an error: requests were cut.
+func (l *Lifecycle) stopServers(sd *shutdown, drainEnd time.Time, drain time.Duration, errs *errorList) {
 	var wg sync.WaitGroup
 	var forced sync.Mutex
 	force := func(kind, what string, err error) {
@@ -37,7 +38,7 @@ func (l *Lifecycle) stopServers(sd *shutdown, drainEnd time.Time, errs *errorLis
 				return
 			}
 			force("grpc", "grpc "+s.ln.Addr().String(), fmt.Errorf("lifecycle: grpc server %s: drain cut after %v; its streams were stopped",
-				s.ln.Addr(), l.cfg.DrainTimeout))
+				s.ln.Addr(), drain))
 			go s.srv.Stop()
 			if !sd.waitUntil(stopped, time.Now().Add(forceGrace)) {
 				// A handler ignores its context: do not wait for it.
@@ -58,7 +59,7 @@ func (l *Lifecycle) stopServers(sd *shutdown, drainEnd time.Time, errs *errorLis
 			if err := s.srv.Shutdown(ctx); err != nil {
 				s.srv.Close()
 				force("http", "http "+s.ln.Addr().String(), fmt.Errorf("lifecycle: http server %s: drain cut after %v (%w); its requests in flight were closed",
-					s.ln.Addr(), l.cfg.DrainTimeout, err))
+					s.ln.Addr(), drain, err))
 			}
 		})
 	}
