@@ -20,7 +20,7 @@ Copies the podlife binaries (every regular file of --from, or only the NAMEs)
 into DEST, executable, each replaced atomically. For init containers that
 deliver podlife into an emptyDir of an image with no shell and no cp.
 
-Exit codes: 0 copied, 1 a copy failed, 2 usage error.`
+Exit codes: 0 copied, 1 a copy failed, 2 usage error (a --from with nothing to copy too).`
 
 // options are install's flags and arguments.
 type options struct {
@@ -73,7 +73,7 @@ func (o *options) install(ctx context.Context, stdout io.Writer) error {
 	if len(names) == 0 {
 		entries, err := os.ReadDir(o.from)
 		if err != nil {
-			return fmt.Errorf("--from: %s", oneline.PathError(err))
+			return cli.Usagef("--from: %s", oneline.PathError(err))
 		}
 		for _, e := range entries {
 			if e.Type().IsRegular() {
@@ -81,7 +81,7 @@ func (o *options) install(ctx context.Context, stdout io.Writer) error {
 			}
 		}
 		if len(names) == 0 {
-			return fmt.Errorf("--from: %s: no files to copy", o.from)
+			return cli.Usagef("--from: %s: no files to copy", o.from)
 		}
 	}
 	if err := os.MkdirAll(o.dest, 0o755); err != nil {
