@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/textproto"
+	"net/url"
 	"regexp"
 	"strings"
 	"time"
@@ -87,12 +88,31 @@ func (c *ConnFlags) Options() (check.Options, error) {
 		UnixSocket: c.UnixSocket,
 		UseProxy:   c.UseProxy,
 	}
+	if c.Authority != "" && !validAuthority(c.Authority) {
+		return o, &check.ConfigError{Flag: "authority", Msg: fmt.Sprintf("%q is not a host[:port]; want e.g. app.example.com or app.example.com:8443", c.Authority)}
+	}
 	h, err := ParseHeaders(c.Header)
 	if err != nil {
 		return o, &check.ConfigError{Flag: "header", Msg: err.Error()}
 	}
 	o.Header = h
 	return o, nil
+}
+
+// validAuthority reports whether a is a host[:port] that can be sent as
+// a Host header or a :authority: no white space, control characters,
+// path, query, fragment or user information.
+func validAuthority(a string) bool {
+	if strings.ContainsAny(a, "/?#@\\") {
+		return false
+	}
+	for _, r := range a {
+		if r <= ' ' || r == 0x7f {
+			return false
+		}
+	}
+	u, err := url.Parse("//" + a)
+	return err == nil && u.Host == a && u.Hostname() != ""
 }
 
 // Options converts the flags into check.Options. Errors are
