@@ -211,13 +211,15 @@ func newHTTP(t Target, o Options) (Checker, error) {
 		p.SetUnencryptedHTTP2(true)
 		tr.Protocols = &p
 	}
+	judgeRedirect := o.Status.namesRedirect()
 	c.client = &http.Client{
 		Transport: tr,
 		// Redirects as kubelet: followed on the same host name (any
 		// port or scheme), at most 10; one to another host ends the
-		// chain and its 3xx is the answer.
+		// chain and its 3xx is the answer. A --status that names a 3xx
+		// asks for the redirect itself: it is never followed.
 		CheckRedirect: func(req *http.Request, via []*http.Request) error {
-			if req.URL.Hostname() != via[0].URL.Hostname() {
+			if judgeRedirect || req.URL.Hostname() != via[0].URL.Hostname() {
 				return http.ErrUseLastResponse
 			}
 			if len(via) >= maxRedirects {

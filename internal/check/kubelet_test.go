@@ -68,6 +68,11 @@ func TestHTTPRedirects(t *testing.T) {
 		// secret (a query token, a password) either.
 		{name: "to a URL with secrets", path: to(url.QueryEscape("http://bob:hunter2@127.0.0.1:" + strconv.Itoa(port) + "/nope?token=abc")), want: Unhealthy, reason: "(after a redirect to http://bob:xxxxx@127.0.0.1:" + strconv.Itoa(port) + "/nope?token=xxxxx)"},
 		{name: "to a refused port of the same host", path: to("http://" + refused + "/ok"), want: Unreachable, reason: "connect: connection refused (after a redirect to http://" + refused + "/ok)"},
+		// A --status that names a 3xx asks for the redirect itself: it is
+		// judged, not followed; one that names none follows as kubelet.
+		{name: "--status 302 judges the redirect", path: to("/nope"), o: Options{Status: mustStatus(t, "302")}},
+		{name: "--status 300-399 judges the redirect", path: to("/fail"), o: Options{Status: mustStatus(t, "300-399")}},
+		{name: "--status 200 follows it", path: to("/ok"), o: Options{Status: mustStatus(t, "200")}},
 		{name: "a loop", path: "/loop", want: Unhealthy, reason: "stopped after 10 redirects, as kubelet (the last to /loop)"},
 		{name: "9 redirects", path: "/chain/8"},
 		{name: "10 redirects", path: "/chain/9", want: Unhealthy, reason: "stopped after 10 redirects, as kubelet (the last to /ok)"},

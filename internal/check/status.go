@@ -85,6 +85,17 @@ func parseCode(s string) (int, error) {
 	return n, nil
 }
 
+// namesRedirect reports whether the set was given and holds a 3xx code:
+// then the redirect itself is what is asked for, and it is not followed.
+func (s StatusSet) namesRedirect() bool {
+	for _, r := range s.ranges {
+		if r[0] <= 399 && r[1] >= 300 {
+			return true
+		}
+	}
+	return false
+}
+
 // Match reports whether code is in the set; an empty set means 200-399.
 func (s StatusSet) Match(code int) bool {
 	if len(s.ranges) == 0 {
