@@ -68,8 +68,9 @@ type Config struct {
 	Margin time.Duration `env:"MARGIN" envDefault:"2s"`
 
 	// SendRetryAfter, as kube-apiserver's ShutdownSendRetryAfter, keeps the
-	// listeners open after the shutdown delay until the requests in flight
-	// have drained, and answers new requests through Middleware with 429,
+	// listeners open after the shutdown delay until the HTTP requests in
+	// flight through Middleware have drained (other tracked work — gRPC
+	// calls, websockets, Track — does not hold them open), and answers new requests through Middleware with 429,
 	// Retry-After: 1 and Connection: close instead of refusing connections:
 	// clients that retry on 429 lose nothing, even a POST.
 	SendRetryAfter bool `env:"SEND_RETRY_AFTER" envDefault:"false"`

@@ -548,3 +548,33 @@ func TestHTTP2RetiredDuringDelay(t *testing.T) {
 		t.Errorf("got connections %v, want the first reused once, then a new one", conns)
 	}
 }
+
+// With SendRetryAfter, the 429s last while HTTP requests are in flight,
+// not while other tracked work is (a queue message, a gRPC call, a
+// websocket): then the listeners close and new connections are refused,
+// long before the drain deadline.
+func TestSendRetryAfterWaitsForHTTPOnly(t *testing.T) {
+	t.Parallel()
+	sigs := make(chan os.Signal, 1)
+	l := newLifecycle(t, lifecycle.Config{Signals: sigs, SendRetryAfter: true, DrainTimeout: time.Minute, ShutdownTimeout: 2 * time.Minute})
+	ln := listen(t)
+	l.AddHTTPServer(&http.Server{Handler: l.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "ok")
+	}))}, ln)
+	_, r := start(t, l)
+	isClosed(t, "serving", l.Serving())
+	done := l.Track() // a queue message being handled, not an HTTP request
+	sigs <- syscall.SIGTERM
+	eventually(t, "the HTTP listener closed while other work was in flight", func() bool {
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			return true
+		}
+		c.Close()
+		return false
+	})
+	done()
+	if err := r.wait(t); err != nil {
+		t.Errorf("Run: %v", err)
+	}
+}

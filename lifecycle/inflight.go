@@ -30,6 +30,12 @@ func (l *Lifecycle) end() {
 	}
 }
 
+// endHTTP ends a request of Middleware.
+func (l *Lifecycle) endHTTP() {
+	l.httpInflight.Add(-1)
+	l.end()
+}
+
 // InFlight returns the number of requests in flight: tracked and not yet
 // done, hijacked connections included.
 func (l *Lifecycle) InFlight() int64 { return l.inflight.Load() }
@@ -59,7 +65,8 @@ func (l *Lifecycle) Middleware(next http.Handler) http.Handler {
 			}
 		}
 		l.inflight.Add(1)
-		defer l.end()
+		l.httpInflight.Add(1)
+		defer l.endHTTP()
 		if r.Header["Upgrade"] != nil { // a map lookup: Header.Get would canonicalize
 
 			w = &hijackWriter{ResponseWriter: w, l: l}

@@ -69,12 +69,15 @@ type Lifecycle struct {
 	cfg     Config
 	metrics *metrics
 
-	inflight   atomic.Int64
-	drained    atomic.Uint64
-	draining   atomic.Bool
-	retryAfter atomic.Bool // answer 429 to new requests (Config.SendRetryAfter)
-	started    atomic.Bool // startup tasks done
-	phase      atomic.Int32
+	inflight atomic.Int64
+	// httpInflight counts Middleware's requests alone: SendRetryAfter
+	// answers 429 while they run, not while other tracked work does.
+	httpInflight atomic.Int64
+	drained      atomic.Uint64
+	draining     atomic.Bool
+	retryAfter   atomic.Bool // answer 429 to new requests (Config.SendRetryAfter)
+	started      atomic.Bool // startup tasks done
+	phase        atomic.Int32
 
 	servingCh, drainingCh, stoppedCh chan struct{}
 

@@ -71,11 +71,13 @@ func (l *Lifecycle) stopServers(sd *shutdown, drainEnd time.Time, drain time.Dur
 	}
 }
 
-// waitIdle waits until no request is in flight, or until t.
+// waitIdle waits until no HTTP request of Middleware is in flight, or
+// until t. Other tracked work (gRPC calls, hijacked connections, Track)
+// does not hold the HTTP listeners open.
 func (l *Lifecycle) waitIdle(t time.Time) {
 	tick := time.NewTicker(5 * time.Millisecond)
 	defer tick.Stop()
-	for l.inflight.Load() > 0 && time.Now().Before(t) {
+	for l.httpInflight.Load() > 0 && time.Now().Before(t) {
 		<-tick.C
 	}
 }
