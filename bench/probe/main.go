@@ -2,13 +2,19 @@
 // on the same grpc-go health server, in one run, alternating the two:
 // binary size, median wall time per exec, CPU time (user+sys) per exec,
 // and peak RSS (the median over the runs of each exec's peak). run.sh builds both binaries the same way and calls it.
+//
+// With -base, it also compares probe with another build of itself (run.sh
+// builds one from the git revision BASE names) on an HTTP target, to show
+// what a change to the HTTP check costs an exec.
 package main
 
 import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"slices"
@@ -44,6 +50,7 @@ func run() error {
 	probe := flag.String("probe", "bin/probe", "path of podlife's probe")
 	ghp := flag.String("ghp", "", "path of grpc-health-probe")
 	gnuTime := flag.String("time", "/usr/bin/time", "path of GNU time, for peak RSS")
+	base := flag.String("base", "", "path of another build of probe, compared on an HTTP target")
 	flag.Parse()
 	if *ghp == "" {
 		return fmt.Errorf("--ghp is required")
@@ -119,9 +126,61 @@ func run() error {
 	fmt.Printf("targets: size ≤ 0.55×, wall ≤ 0.7×, CPU ≤ 0.6×, peak RSS ≤ 0.7×\n")
 	ok := r(0) <= 0.55 && r(1) <= 0.7 && r(2) <= 0.6 && r(3) <= 0.7
 	fmt.Printf("all targets met: %v\n", ok)
+	if *base != "" {
+		if err := compareHTTP(*runs, *probe, *base); err != nil {
+			return err
+		}
+	}
 	if !ok {
 		return fmt.Errorf("a target was missed")
 	}
+	return nil
+}
+
+// compareHTTP runs probe and base alternately against one HTTP endpoint
+// that answers 200 with a short body, and prints the medians and ratios.
+func compareHTTP(runs int, probe, base string) error {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, `{"status":"ok","checks":{"db":"ok","cache":"ok"}}`)
+	})}
+	go srv.Serve(ln)
+	defer srv.Close()
+	url := "http://" + ln.Addr().String() + "/healthz"
+	tools := []*tool{
+		{name: "probe", path: probe, args: []string{url}},
+		{name: "probe (base)", path: base, args: []string{url}},
+	}
+	for _, t := range tools {
+		if _, err := execOnce(t); err != nil {
+			return err
+		}
+	}
+	for i := 0; i < runs; i++ {
+		for j := range tools {
+			t := tools[(i+j)%len(tools)]
+			s, err := execOnce(t)
+			if err != nil {
+				return err
+			}
+			t.samples = append(t.samples, s)
+		}
+	}
+	fmt.Printf("\nprobe against another build of itself (-base), %d execs each, alternating, on %s\n\n", runs, url)
+	fmt.Printf("| %-18s | %12s | %12s |\n", "binary", "median wall", "median CPU")
+	fmt.Printf("|%s|%s|%s|\n", dashes(20), dashes(14), dashes(14))
+	var st [2][2]float64
+	for i, t := range tools {
+		st[i] = [2]float64{
+			float64(median(t.samples, func(s sample) int64 { return int64(s.wall) })) / 1e6,
+			float64(median(t.samples, func(s sample) int64 { return int64(s.cpu) })) / 1e6,
+		}
+		fmt.Printf("| %-18s | %9.2f ms | %9.2f ms |\n", t.name, st[i][0], st[i][1])
+	}
+	fmt.Printf("| %-18s | %11.2f× | %11.2f× |\n", "ratio", st[0][0]/st[1][0], st[0][1]/st[1][1])
 	return nil
 }
 
