@@ -214,3 +214,49 @@ func TestRelativeLinks(t *testing.T) {
 	}
 	t.Logf("checked %d relative links", checked)
 }
+
+// TestPodBlockIsTheExample keeps the README's "Add it to your Pod" block
+// true: its lines, in order, are lines of examples/kubernetes/deployment.yaml
+// (indentation aside), the manifest e2e/manifests_test.go decodes strictly
+// and checks against the lifecycle budget.
+func TestPodBlockIsTheExample(t *testing.T) {
+	p, err := readPage(filepath.Join(root, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var block *codeBlock
+	for i, b := range p.blocks {
+		if b.lang == "yaml" && strings.Contains(b.code, "/podlife/prestop") {
+			block = &p.blocks[i]
+			break
+		}
+	}
+	if block == nil {
+		t.Fatal("README.md has no yaml block that calls /podlife/prestop")
+	}
+	example, err := os.ReadFile(filepath.Join(root, "examples", "kubernetes", "deployment.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	for _, l := range strings.Split(string(example), "\n") {
+		lines = append(lines, strings.TrimSpace(l))
+	}
+	next := 0
+	for i, l := range strings.Split(strings.TrimRight(block.code, "\n"), "\n") {
+		l = strings.TrimSpace(l)
+		if l == "" {
+			continue
+		}
+		found := false
+		for ; next < len(lines); next++ {
+			if lines[next] == l {
+				found, next = true, next+1
+				break
+			}
+		}
+		if !found {
+			t.Fatalf("README.md:%d: %q is not in examples/kubernetes/deployment.yaml (after the lines before it)", block.line+i, l)
+		}
+	}
+}
