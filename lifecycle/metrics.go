@@ -8,8 +8,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// Metric names, all on the registry passed in Config.Registry; the README
-// lists them.
+// Metric names, all on the registry passed in Config.Registry;
+// docs/lifecycle.md lists them.
 const (
 	metricPhase          = "podlife_lifecycle_phase"                           // gauge{phase}: 1 for the current phase
 	metricPhaseDuration  = "podlife_lifecycle_phase_duration_seconds"          // gauge{phase}: time spent in each finished phase

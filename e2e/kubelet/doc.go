@@ -1,8 +1,8 @@
 // Package kubelet holds the differential test of probe against kubelet's
 // own probers (k8s.io/kubernetes/pkg/probe/http, tcp and grpc): both are
 // run on one matrix of real servers on loopback, and every difference of
-// verdict must be listed, with its reason, in the README's table "Where
-// probe and kubelet differ".
+// verdict must be listed, with its reason, in docs/probe.md's table
+// "Where probe and kubelet differ".
 //
 // It is a module of its own so that k8s.io/kubernetes never enters the
 // root module. k8s.io/kubernetes requires its staging modules (k8s.io/api,

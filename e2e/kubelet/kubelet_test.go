@@ -305,7 +305,7 @@ func startServers(t *testing.T) *servers {
 	return s
 }
 
-// matrix returns the cases. Names are stable: the README's table of
+// matrix returns the cases. Names are stable: docs/probe.md's table of
 // differences refers to them.
 func (s *servers) matrix() []tcase {
 	var cs []tcase
@@ -445,7 +445,7 @@ func (s *servers) matrix() []tcase {
 // TestKubeletDifferential runs kubelet's own probers (k8s.io/kubernetes
 // pkg/probe/http, tcp, grpc, at the version in go.mod) and the probe binary
 // on the same matrix of real servers, and fails on any difference of
-// verdict that the README's table does not list with its reason; a row of
+// verdict that docs/probe.md's table does not list with its reason; a row of
 // that table that no longer differs fails too.
 func TestKubeletDifferential(t *testing.T) {
 	s := startServers(t)
@@ -495,7 +495,7 @@ func TestKubeletDifferential(t *testing.T) {
 	t.Logf("%d cases:\n%s", len(rows), b.String())
 	for _, r := range rows {
 		if differ[r.name] && allowed[r.name] == "" {
-			t.Errorf("%q: kubelet says %s, probe says %s; fix probe or list the case with its reason in README.md (%s)", r.name, r.kubelet, r.probe, allowedHeading)
+			t.Errorf("%q: kubelet says %s, probe says %s; fix probe or list the case with its reason in docs/probe.md (%s)", r.name, r.kubelet, r.probe, allowedHeading)
 		}
 	}
 	names := make([]string, 0, len(allowed))
@@ -505,18 +505,18 @@ func TestKubeletDifferential(t *testing.T) {
 	sort.Strings(names)
 	for _, n := range names {
 		if !differ[n] {
-			t.Errorf("README.md lists %q as a difference, but kubelet and probe agree on it (or no such case): remove the row", n)
+			t.Errorf("docs/probe.md lists %q as a difference, but kubelet and probe agree on it (or no such case): remove the row", n)
 		}
 	}
 }
 
-// allowedHeading is the README heading of the table of differences.
-const allowedHeading = "### Where probe and kubelet differ"
+// allowedHeading is the heading, in docs/probe.md, of the table of differences.
+const allowedHeading = "## Where probe and kubelet differ"
 
-// readAllowed reads the README's table of differences: rows whose first
+// readAllowed reads docs/probe.md's table of differences: rows whose first
 // cell is a case name in backquotes and whose last cell is the reason.
 func readAllowed(t *testing.T) map[string]string {
-	f, err := os.Open(filepath.Join("..", "..", "README.md"))
+	f, err := os.Open(filepath.Join("..", "..", "docs", "probe.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -542,7 +542,7 @@ func readAllowed(t *testing.T) map[string]string {
 		t.Fatal(err)
 	}
 	if len(allowed) == 0 {
-		t.Fatalf("README.md has no rows under %q", allowedHeading)
+		t.Fatalf("docs/probe.md has no rows under %q", allowedHeading)
 	}
 	return allowed
 }
