@@ -41,12 +41,17 @@ type counts struct {
 	OK, Failed, NotServing atomic.Int64
 	mu                     sync.Mutex
 	errs                   map[string]int
+	start                  time.Time
+	when                   []string // the first failures, at their time into the run
 }
 
 func (c *counts) fail(msg string) {
 	c.Failed.Add(1)
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if len(c.when) < 5 {
+		c.when = append(c.when, fmt.Sprintf("%s at +%.1fs", msg, time.Since(c.start).Seconds()))
+	}
 	if c.errs == nil {
 		c.errs = map[string]int{}
 	}
@@ -73,7 +78,7 @@ func startLoad(cfg loadConfig, limit time.Duration) *loadRun {
 	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	r := &loadRun{cancel: cancel, start: time.Now(), kinds: map[string]*counts{}}
 	kind := func(name string) *counts {
-		c := &counts{}
+		c := &counts{start: r.start}
 		r.kinds[name] = c
 		r.order = append(r.order, name)
 		return c
@@ -222,7 +227,7 @@ func (r *loadRun) report() string {
 		c.mu.Unlock()
 		sort.Strings(errs)
 		if len(errs) > 0 {
-			fmt.Fprintf(&b, ": %s", strings.Join(errs, "; "))
+			fmt.Fprintf(&b, ": %s (first: %s)", strings.Join(errs, "; "), strings.Join(c.when, ", "))
 		}
 		b.WriteString("\n")
 	}

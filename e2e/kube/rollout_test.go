@@ -52,6 +52,7 @@ func testRollingUpdate(t *testing.T, e *env) {
 	e.rollout(t, ns, "podlife-example")
 	e.rollout(t, ns, "podlife-control")
 
+	t.Logf("figure: cluster memory with 6 Pods (3 + 3 control): %d MiB RSS", e.c.RSS()>>20)
 	with := e.restartUnderLoad(t, ns, "podlife-example", "podlife-example")
 	control := e.restartUnderLoad(t, ns, "podlife-control", "podlife-control")
 	t.Logf("figure: rollout with podlife: %d failed of %d\n%s", with.failed(), with.total(), with.report())
@@ -76,6 +77,7 @@ func (e *env) restartUnderLoad(t *testing.T, ns, deploy, svc string) *loadRun {
 	ip := e.clusterIP(t, ns, svc)
 	run := startLoad(standardLoad(ip, deploy, true), 6*time.Minute)
 	time.Sleep(3 * time.Second)
+	t.Logf("%s: rollout restart at +%.1fs into the load", deploy, time.Since(run.start).Seconds())
 	e.kubectl(t, "rollout", "restart", "-n", ns, "deployment/"+deploy)
 	e.rollout(t, ns, deploy)
 	e.eventually(t, "the old Pods of "+deploy+" gone", 3*time.Minute, func() error {
