@@ -445,7 +445,7 @@ func (c *Cluster) startControlPlane(ctx context.Context) error {
 }
 
 func (c *Cluster) startNode(ctx context.Context) error {
-	for _, s := range kubeletSysctls {
+	for _, s := range kubeletSysctls() {
 		if err := os.WriteFile(c.path("sysctl/"+strings.ReplaceAll(s.name, "/", "_")), []byte(s.value+"\n"), 0o644); err != nil {
 			return err
 		}

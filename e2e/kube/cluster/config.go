@@ -192,7 +192,7 @@ func (c *Cluster) kubeconfigFor(name string) string { return c.path("kubeconfig/
 func kubeletScript(c *Cluster, kubelet string, args []string) string {
 	var b strings.Builder
 	b.WriteString("set -e\nmount --make-private /proc\n")
-	for _, s := range kubeletSysctls {
+	for _, s := range kubeletSysctls() {
 		fmt.Fprintf(&b, "mount --bind %s /proc/sys/%s\n", c.path("sysctl/"+strings.ReplaceAll(s.name, "/", "_")), s.name)
 	}
 	b.WriteString("exec " + kubelet)
@@ -203,8 +203,12 @@ func kubeletScript(c *Cluster, kubelet string, args []string) string {
 	return b.String()
 }
 
-var kubeletSysctls = []struct{ name, value string }{
-	{"vm/overcommit_memory", "1"},
-	{"kernel/panic", "10"},
-	{"kernel/panic_on_oops", "1"},
+// kubeletSysctls are the machine-wide sysctls kubelet sets, with the
+// values it wants.
+func kubeletSysctls() []struct{ name, value string } {
+	return []struct{ name, value string }{
+		{"vm/overcommit_memory", "1"},
+		{"kernel/panic", "10"},
+		{"kernel/panic_on_oops", "1"},
+	}
 }

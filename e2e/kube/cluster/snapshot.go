@@ -20,11 +20,13 @@ import (
 // Host paths kubelet and containerd's CNI library write whatever their
 // configuration says. What is new under them at the end of a run is
 // removed; what was there before stays.
-var trackedPaths = []string{"/var/lib/kubelet", "/var/log/containers", "/var/log/pods", "/var/lib/cni"}
+func trackedPaths() []string {
+	return []string{"/var/lib/kubelet", "/var/log/containers", "/var/log/pods", "/var/lib/cni"}
+}
 
 // iptables tables whose rules a run may add (kubelet's KUBE-FIREWALL and
 // canaries, the CNI firewall plugin's CNI-FORWARD and CNI-ADMIN).
-var iptablesTables = []string{"filter", "nat", "mangle", "raw"}
+func iptablesTables() []string { return []string{"filter", "nat", "mangle", "raw"} }
 
 // hostState is what exists on the machine before a run: the difference
 // after the run is what the run created.
@@ -105,7 +107,7 @@ func snapshotHost() (hostState, error) {
 	}
 	h.IPTables = map[string][]string{}
 	for _, bin := range []string{"iptables", "ip6tables"} {
-		for _, t := range iptablesTables {
+		for _, t := range iptablesTables() {
 			lines, err := iptablesRules(bin, t)
 			if err != nil {
 				return h, err
@@ -116,7 +118,7 @@ func snapshotHost() (hostState, error) {
 	if h.Mounts, err = mountPoints(); err != nil {
 		return h, err
 	}
-	for _, p := range trackedPaths {
+	for _, p := range trackedPaths() {
 		h.Paths = append(h.Paths, walk(p)...)
 	}
 	h.Cgroups = topCgroups()
@@ -433,7 +435,7 @@ func restore(s *state, logf func(string, ...any)) error {
 
 	// iptables: new owned rules in chains that existed, then new owned chains.
 	for _, bin := range []string{"iptables", "ip6tables"} {
-		for _, t := range iptablesTables {
+		for _, t := range iptablesTables() {
 			now, err := iptablesRules(bin, t)
 			if err != nil {
 				note(err)
@@ -514,7 +516,7 @@ func restore(s *state, logf func(string, ...any)) error {
 	}
 
 	// Files under the tracked paths: the new ones, deepest first.
-	for _, root := range trackedPaths {
+	for _, root := range trackedPaths() {
 		paths := walk(root)
 		sort.Sort(sort.Reverse(sort.StringSlice(paths)))
 		n := 0
