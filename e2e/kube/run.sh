@@ -58,8 +58,10 @@ teardown() {
   exit $rc
 }
 trap teardown EXIT
+# On ^C the test stops the cluster itself (its components run in process
+# groups of their own); tee -i keeps its output flowing meanwhile.
 trap 'exit 130' INT TERM
 
 PODLIFE_KUBE_BIN="$bin" PODLIFE_KUBE_WORK="$work/cluster" PODLIFE_KUBE_IMAGES_BUILT=1 \
-  go test -count=1 -timeout 45m -v -run '^TestKube$' . 2>&1 | tee "$work/test.log" | grep -vE '^=== (RUN|PAUSE|CONT)'
+  go test -count=1 -timeout 45m -v -run '^TestKube$' . 2>&1 | tee -i "$work/test.log"
 exit "${PIPESTATUS[0]}"

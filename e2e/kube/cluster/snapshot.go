@@ -316,6 +316,35 @@ func shims(sock string) []procRecord {
 	return out
 }
 
+// podProcesses are the processes in kubepods cgroups that did not exist
+// before the run (the pids hierarchy holds every task).
+func podProcesses(before []string) []procRecord {
+	var out []procRecord
+	seen := map[int]bool{}
+	for _, cg := range topCgroups() {
+		if slices.Contains(before, cg) || !strings.HasPrefix(filepath.Base(cg), "kubepods") {
+			continue
+		}
+		for _, d := range walk(cg) {
+			if filepath.Base(d) != "cgroup.procs" {
+				continue
+			}
+			b, _ := os.ReadFile(d)
+			for _, f := range strings.Fields(string(b)) {
+				pid, err := strconv.Atoi(f)
+				if err != nil || seen[pid] {
+					continue
+				}
+				seen[pid] = true
+				if st, err := procStart(pid); err == nil {
+					out = append(out, procRecord{Name: "container", PID: pid, Start: st})
+				}
+			}
+		}
+	}
+	return out
+}
+
 // ownedChain reports whether an iptables chain is one a run's components
 // make (kubelet, kube-proxy, the CNI plugins), never Docker's.
 func ownedChain(name string) bool {
@@ -583,6 +612,13 @@ func Teardown(work string, logf func(string, ...any)) error {
 	}
 	for i := len(s.Procs) - 1; i >= 0; i-- {
 		stopProc(s.Procs[i], 15*time.Second)
+	}
+	// Containers left running (containerd was gone before their Pods were
+	// removed: a crash, an interrupt): their processes are in the kubepods
+	// cgroups this run created. Then the shims.
+	for _, p := range podProcesses(s.Before.Cgroups) {
+		logf("stopping leftover container process %d", p.PID)
+		stopProc(p, 5*time.Second)
 	}
 	if s.Containerd != "" {
 		for _, p := range shims(s.Containerd) {
