@@ -8,7 +8,7 @@ BIN      := bin
 
 export CGO_ENABLED := 0
 
-.PHONY: all build test test-short lint demo image bench bench-probe bench-warmup clean
+.PHONY: all build test test-short lint demo image bench bench-probe bench-warmup clean e2e-kube
 
 all: build
 
@@ -29,6 +29,7 @@ lint: build
 	cd e2e && $(GO) vet ./...
 	cd e2e/kubelet && $(GO) vet ./...
 	cd cmd/kubectl-podlife && $(GO) vet ./...
+	cd e2e/kube && $(GO) vet ./...
 	@if $(GO) version -m $(BIN)/probe | grep -qE 'google.golang.org/grpc[[:space:]]'; then echo "bin/probe links grpc-go; it must not"; exit 1; fi
 	@if $(GO) list -deps ./cmd/install | grep -qx 'net/http'; then echo "cmd/install imports net/http; it must not (it stays small)"; exit 1; fi
 	@for b in $(BIN)/*; do if $(GO) version -m $$b | grep -qE 'rogpeppe/go-internal|go.uber.org/goleak'; then echo "$$b links a test-only module"; exit 1; fi; done
@@ -41,6 +42,12 @@ test: lint
 	cd cmd/kubectl-podlife && CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 10m ./...
 	cd e2e && $(GO) test -count=1 -timeout 10m ./...
 	cd e2e/kubelet && $(GO) test -count=1 -timeout 10m ./...
+
+## e2e-kube: the suite on a real single-node Kubernetes built from upstream
+## source (root, Linux, Docker engine; elsewhere it skips, and fails under
+## CI=true). See e2e/kube/run.sh.
+e2e-kube:
+	bash e2e/kube/run.sh
 
 ## test-short: the suite without the race detector
 test-short:

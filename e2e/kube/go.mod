@@ -1,0 +1,15 @@
+// Module kube is podlife's end-to-end suite on a real single-node
+// Kubernetes (see doc.go). It is never a dependency of the main module.
+module github.com/podlife/podlife/e2e/kube
+
+go 1.26.0
+
+require google.golang.org/grpc v1.85.0
+
+require (
+	golang.org/x/net v0.60.0 // indirect
+	golang.org/x/sys v0.48.0 // indirect
+	golang.org/x/text v0.42.0 // indirect
+	google.golang.org/genproto/googleapis/rpc v0.0.0-20260817212433-ac3dfec99bb1 // indirect
+	google.golang.org/protobuf v1.36.12 // indirect
+)
