@@ -2,9 +2,9 @@ package load
 
 import (
 	"strings"
-	"unicode/utf8"
 
 	"github.com/podlife/podlife/internal/check"
+	"github.com/podlife/podlife/internal/oneline"
 )
 
 // Kinds of errors a Summary counts. Socket and protocol errors are
@@ -40,7 +40,7 @@ func errorKind(text string) string {
 	case has(text, "EOF", "server closed idle connection"):
 		return ErrEOF
 	}
-	return shorten(check.Redact(dropLocalAddrs(text)))
+	return oneline.Clip(check.Redact(dropLocalAddrs(text)), maxErrorLen)
 }
 
 // has reports whether text contains any of the fragments.
@@ -63,16 +63,4 @@ func dropLocalAddrs(text string) string {
 		start := strings.LastIndexByte(text[:i], ' ') + 1
 		text = text[:start] + text[i+len("->"):]
 	}
-}
-
-// shorten bounds the length of an error text, cutting between runes.
-func shorten(text string) string {
-	if len(text) <= maxErrorLen {
-		return text
-	}
-	n := maxErrorLen
-	for n > 0 && !utf8.RuneStart(text[n]) {
-		n--
-	}
-	return text[:n] + "…"
 }
