@@ -70,7 +70,7 @@ func rules() []rule {
 		{ruleRequests, severityWarning, "the container has no CPU or no memory request: the scheduler places it blind, and it is evicted first under pressure",
 			"seed: Podのresource管理とチューニング; Kubernetes: Resource Management for Pods and Containers (https://kubernetes.io/docs/concepts/configuration/manage-resources-containers/)", ""},
 		{ruleSetting, severityError, "a LIFECYCLE_*, PROBE_*, WARMUP_* or PRESTOP_* value, or a flag of a podlife binary, that does not parse: the app or the hook exits 2 at start",
-			"podlife README: exit codes, every flag is also a variable", ""},
+			"podlife docs/cli.md: exit codes, every flag is also a variable", ""},
 		{ruleConfigRef, severityWarning, "a ConfigMap or Secret the container reads is not in the input, so its LIFECYCLE_*/PROBE_*/WARMUP_*/PRESTOP_* settings are unknown and defaults were assumed",
 			"seed: ConfigMap, Secret; Kubernetes: ConfigMaps (https://kubernetes.io/docs/concepts/configuration/configmap/)", ""},
 	}
