@@ -1,0 +1,119 @@
+package kube
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/podlife/podlife/e2e/kube/cluster"
+)
+
+// plainImage is the app with no podlife in it: cmd/plainhttp alone on
+// scratch (testdata/plain-app.yaml runs it).
+const plainImage = "podlife.local/plainhttp:e2e"
+
+// testInjectRollout: testdata/plain-app.yaml — a plain net/http server
+// (cmd/plainhttp: Shutdown at SIGTERM, no delay, no preStop) behind a
+// Service — loses requests when rolled under standardLoad (HTTP only: the
+// app speaks no gRPC), which shows the load can fail; the same manifest
+// piped through `kubectl-podlife inject` (init-container delivery of the
+// toolkit image, warm-up) and applied, the same rollout loses none.
+func testInjectRollout(t *testing.T, e *env) {
+	ns := e.namespace(t, "inject")
+	dir := t.TempDir()
+	e.importPlainImage(t, dir)
+	plugin := filepath.Join(dir, "kubectl-podlife")
+	build := exec.Command("go", "build", "-o", plugin, ".")
+	build.Dir = filepath.Join(e.repo, "cmd/kubectl-podlife")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building cmd/kubectl-podlife: %v\n%s", err, out)
+	}
+	manifest, err := os.ReadFile("testdata/plain-app.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	applyYAML := func(what string, b []byte) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if _, err := e.c.KubectlIn(ctx, b, "apply", "-n", ns, "-f", "-"); err != nil {
+			t.Fatalf("kubectl apply of %s: %v", what, err)
+		}
+	}
+	const deploy = "plain-app"
+	applyYAML("testdata/plain-app.yaml", manifest)
+	e.rollout(t, ns, deploy)
+	if hooks := e.kubectl(t, "get", "deployment", deploy, "-n", ns, "-o",
+		"jsonpath={.spec.template.spec.initContainers}{.spec.template.spec.containers[*].lifecycle}"); hooks != "" {
+		t.Fatalf("the plain Deployment already has init containers or hooks: %s", hooks)
+	}
+	before := e.restartUnderLoadGRPC(t, ns, deploy, deploy, false)
+	t.Logf("figure: rollout of the plain app, no podlife: %d failed of %d\n%s", before.failed(), before.total(), before.report())
+
+	// kubectl podlife inject -f - | kubectl apply -f -
+	var injected, stderr bytes.Buffer
+	inject := exec.Command(plugin, "inject", "-f", "-", "--delivery", "init-container", "--image", toolkitImage,
+		"--warmup", "http://127.0.0.1:8080/hello")
+	inject.Stdin = bytes.NewReader(manifest)
+	inject.Stdout, inject.Stderr = &injected, &stderr
+	if err := inject.Run(); err != nil {
+		t.Fatalf("kubectl-podlife inject: %v\n%s", err, stderr.String())
+	}
+	applyYAML("the injected manifest", injected.Bytes())
+	e.rollout(t, ns, deploy)
+	e.eventually(t, "only injected Pods of "+deploy, 3*time.Minute, func() error {
+		ps := e.pods(t, ns, "app.kubernetes.io/name="+deploy)
+		for _, p := range ps {
+			if p.Metadata.DeletionTimestamp != nil {
+				return fmt.Errorf("%s terminating", p.Metadata.Name)
+			}
+		}
+		if len(ps) != 3 {
+			return fmt.Errorf("%d Pods", len(ps))
+		}
+		return nil
+	})
+	preStop := e.kubectl(t, "get", "deployment", deploy, "-n", ns, "-o",
+		"jsonpath={.spec.template.spec.containers[0].lifecycle.preStop.exec.command}")
+	if !strings.Contains(preStop, "/podlife-bin/prestop") {
+		t.Fatalf("after inject, the preStop hook is %q, want /podlife-bin/prestop", preStop)
+	}
+	after := e.restartUnderLoadGRPC(t, ns, deploy, deploy, false)
+	t.Logf("figure: rollout of the same app after kubectl podlife inject: %d failed of %d\n%s", after.failed(), after.total(), after.report())
+	if before.failed() == 0 {
+		t.Errorf("rollout of the plain app: 0 failed requests, want > 0: the load cannot tell podlife from its absence")
+	}
+	if after.failed() != 0 {
+		t.Errorf("rollout after kubectl podlife inject: %d failed requests, want 0", after.failed())
+	}
+}
+
+// importPlainImage builds cmd/plainhttp into dir and imports it into the
+// node as plainImage: the binary alone on scratch, as ko would build it.
+func (e *env) importPlainImage(t *testing.T, dir string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	bin := filepath.Join(dir, "plainhttp")
+	build := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags=-s -w", "-o", bin, "./cmd/plainhttp")
+	build.Dir = filepath.Join(e.repo, "e2e/kube")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building cmd/plainhttp: %v\n%s", err, out)
+	}
+	data, err := os.ReadFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.c.ImportImage(ctx, plainImage, []cluster.File{{Path: "/app/plainhttp", Data: data, Mode: 0o755}},
+		cluster.ImageConfig{User: "65532:65532", Entrypoint: []string{"/app/plainhttp"}}); err != nil {
+		t.Fatal(err)
+	}
+}
