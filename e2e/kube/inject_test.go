@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -54,6 +56,9 @@ func testInjectRollout(t *testing.T, e *env) {
 		"jsonpath={.spec.template.spec.initContainers}{.spec.template.spec.containers[*].lifecycle}"); hooks != "" {
 		t.Fatalf("the plain Deployment already has init containers or hooks: %s", hooks)
 	}
+	// A Service just made: kube-proxy's rules for it can lag the rollout,
+	// and a refusal then would be counted against the rollout.
+	e.serviceAnswers(t, ns, deploy)
 	before := e.restartUnderLoadGRPC(t, ns, deploy, deploy, false)
 	t.Logf("figure: rollout of the plain app, no podlife: %d failed of %d\n%s", before.failed(), before.total(), before.report())
 
@@ -85,6 +90,7 @@ func testInjectRollout(t *testing.T, e *env) {
 	if !strings.Contains(preStop, "/podlife-bin/prestop") {
 		t.Fatalf("after inject, the preStop hook is %q, want /podlife-bin/prestop", preStop)
 	}
+	e.serviceAnswers(t, ns, deploy)
 	after := e.restartUnderLoadGRPC(t, ns, deploy, deploy, false)
 	t.Logf("figure: rollout of the same app after kubectl podlife inject: %d failed of %d\n%s", after.failed(), after.total(), after.report())
 	if before.failed() == 0 {
@@ -116,4 +122,27 @@ func (e *env) importPlainImage(t *testing.T, dir string) {
 		cluster.ImageConfig{User: "65532:65532", Entrypoint: []string{"/app/plainhttp"}}); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// serviceAnswers waits until 30 requests in a row, each on a new
+// connection, get 200 from GET /hello through the Service's ClusterIP.
+func (e *env) serviceAnswers(t *testing.T, ns, svc string) {
+	t.Helper()
+	url := "http://" + e.clusterIP(t, ns, svc) + "/hello"
+	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DisableKeepAlives: true, Proxy: nil}}
+	defer client.CloseIdleConnections()
+	e.eventually(t, "service "+svc+" answering 30 requests in a row", time.Minute, func() error {
+		for i := range 30 {
+			resp, err := client.Get(url)
+			if err != nil {
+				return fmt.Errorf("request %d: %v", i+1, err)
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				return fmt.Errorf("request %d: status %d", i+1, resp.StatusCode)
+			}
+		}
+		return nil
+	})
 }
