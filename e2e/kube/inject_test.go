@@ -3,12 +3,14 @@ package kube
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -61,6 +63,7 @@ func testInjectRollout(t *testing.T, e *env) {
 	e.serviceAnswers(t, ns, deploy)
 	before := e.restartUnderLoadGRPC(t, ns, deploy, deploy, false)
 	t.Logf("figure: rollout of the plain app, no podlife: %d failed of %d\n%s", before.failed(), before.total(), before.report())
+	t.Logf("containers stopped (kubelet's Killing events, whole seconds): %s", e.killings(t, ns, before.start))
 
 	// kubectl podlife inject -f - | kubectl apply -f -
 	var injected, stderr bytes.Buffer
@@ -93,6 +96,7 @@ func testInjectRollout(t *testing.T, e *env) {
 	e.serviceAnswers(t, ns, deploy)
 	after := e.restartUnderLoadGRPC(t, ns, deploy, deploy, false)
 	t.Logf("figure: rollout of the same app after kubectl podlife inject: %d failed of %d\n%s", after.failed(), after.total(), after.report())
+	t.Logf("preStop started, SIGTERM 5 s later (kubelet's Killing events, whole seconds): %s", e.killings(t, ns, after.start))
 	if before.failed() == 0 {
 		t.Errorf("rollout of the plain app: 0 failed requests, want > 0: the load cannot tell podlife from its absence")
 	}
@@ -145,4 +149,44 @@ func (e *env) serviceAnswers(t *testing.T, ns, svc string) {
 		}
 		return nil
 	})
+}
+
+// killings places kubelet's Killing events of ns (the start of a
+// container's stop: preStop, then SIGTERM) since a load run's start, in
+// seconds into the run, so that a failure's time can be read against them.
+func (e *env) killings(t *testing.T, ns string, start time.Time) string {
+	t.Helper()
+	out := e.kubectl(t, "get", "events", "-n", ns, "--field-selector", "reason=Killing", "-o", "json")
+	var list struct {
+		Items []struct {
+			InvolvedObject struct {
+				Name string `json:"name"`
+			} `json:"involvedObject"`
+			FirstTimestamp time.Time `json:"firstTimestamp"`
+			EventTime      time.Time `json:"eventTime"`
+		} `json:"items"`
+	}
+	if err := json.Unmarshal([]byte(out), &list); err != nil {
+		t.Fatal(err)
+	}
+	type killing struct {
+		at   time.Time
+		name string
+	}
+	var ks []killing
+	for _, ev := range list.Items {
+		ts := ev.FirstTimestamp
+		if ts.IsZero() {
+			ts = ev.EventTime
+		}
+		if !ts.Before(start.Truncate(time.Second)) {
+			ks = append(ks, killing{ts, ev.InvolvedObject.Name})
+		}
+	}
+	sort.Slice(ks, func(i, j int) bool { return ks[i].at.Before(ks[j].at) })
+	var at []string
+	for _, k := range ks {
+		at = append(at, fmt.Sprintf("+%.0fs %s", k.at.Sub(start).Seconds(), k.name))
+	}
+	return strings.Join(at, ", ")
 }
