@@ -46,6 +46,7 @@ func suite() []struct {
 		run  func(*testing.T, *env)
 	}{
 		{"RollingUpdate", testRollingUpdate},
+		{"InjectRollout", testInjectRollout},
 		{"PostStartWarmup", testPostStartWarmup},
 		{"WarmupFailsOpen", testWarmupFailsOpen},
 		{"ReadinessDrainEvent", testReadinessDrainEvent},

@@ -69,13 +69,20 @@ func testRollingUpdate(t *testing.T, e *env) {
 // standardLoad to svc, and keeps the load on until every old Pod is gone.
 func (e *env) restartUnderLoad(t *testing.T, ns, deploy, svc string) *loadRun {
 	t.Helper()
+	return e.restartUnderLoadGRPC(t, ns, deploy, svc, true)
+}
+
+// restartUnderLoadGRPC is restartUnderLoad with the gRPC clients on or off
+// (off for an app that speaks only HTTP).
+func (e *env) restartUnderLoadGRPC(t *testing.T, ns, deploy, svc string, grpc bool) *loadRun {
+	t.Helper()
 	sel := "app.kubernetes.io/name=" + deploy
 	var old []string
 	for _, p := range e.pods(t, ns, sel) {
 		old = append(old, p.Metadata.Name)
 	}
 	ip := e.clusterIP(t, ns, svc)
-	run := startLoad(standardLoad(ip, deploy, true), 6*time.Minute)
+	run := startLoad(standardLoad(ip, deploy, grpc), 6*time.Minute)
 	time.Sleep(3 * time.Second)
 	t.Logf("%s: rollout restart at +%.1fs into the load", deploy, time.Since(run.start).Seconds())
 	e.kubectl(t, "rollout", "restart", "-n", ns, "deployment/"+deploy)
