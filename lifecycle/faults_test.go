@@ -154,24 +154,7 @@ func TestNoSpuriousStartupAbandoned(t *testing.T) {
 		l := newLifecycle(t, lifecycle.Config{Signals: sigs, DrainTimeout: 5 * time.Millisecond,
 			Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 		l.AddStartupTask("init", func(context.Context) error { return nil })
-		release := make(chan struct{})
-		entered := make(chan struct{})
-		ln := listen(t)
-		l.AddHTTPServer(&http.Server{Handler: http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
-			close(entered)
-			<-release
-		})}, ln)
-		_, r := start(t, l)
-		isClosed(t, "serving", l.Serving())
-		go func() {
-			if resp, err := http.Get("http://" + ln.Addr().String()); err == nil {
-				resp.Body.Close()
-			}
-		}()
-		<-entered
-		sigs <- syscall.SIGTERM
-		r.wait(t)
-		close(release)
+		stopDuringRequest(t, l, sigs, func(h http.Handler) http.Handler { return h })
 		if strings.Contains(logs.String(), "abandoned") {
 			t.Fatalf("run %d: got an 'abandoned' line although the startup task finished:\n%s", i, logs.String())
 		}
@@ -244,24 +227,7 @@ func TestShutdownSummaryLine(t *testing.T) {
 	sigs := make(chan os.Signal, 1)
 	l := newLifecycle(t, lifecycle.Config{Signals: sigs, DrainTimeout: 50 * time.Millisecond, ShutdownDelay: 20 * time.Millisecond,
 		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
-	entered := make(chan struct{})
-	release := make(chan struct{})
-	ln := listen(t)
-	l.AddHTTPServer(&http.Server{Handler: l.Middleware(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
-		close(entered)
-		<-release
-	}))}, ln)
-	_, r := start(t, l)
-	isClosed(t, "serving", l.Serving())
-	go func() {
-		if resp, err := http.Get("http://" + ln.Addr().String()); err == nil {
-			resp.Body.Close()
-		}
-	}()
-	<-entered
-	sigs <- syscall.SIGTERM
-	r.wait(t)
-	close(release)
+	stopDuringRequest(t, l, sigs, l.Middleware)
 	lines := strings.Split(strings.TrimSpace(logs.String()), "\n")
 	last := lines[len(lines)-1]
 	for _, want := range []string{`msg="lifecycle: stopped"`, "trigger=", "forced_stops=1", "draining=", "stopping=", "cleanup=", "shutdown=", "drained="} {
@@ -577,4 +543,29 @@ func TestSendRetryAfterWaitsForHTTPOnly(t *testing.T) {
 	if err := r.wait(t); err != nil {
 		t.Errorf("Run: %v", err)
 	}
+}
+
+// stopDuringRequest serves one HTTP request, wrapped by wrap, that hangs
+// until Run has returned: it sends SIGTERM while the request is in flight,
+// waits for Run, then lets the handler return.
+func stopDuringRequest(t *testing.T, l *lifecycle.Lifecycle, sigs chan<- os.Signal, wrap func(http.Handler) http.Handler) {
+	t.Helper()
+	entered := make(chan struct{})
+	release := make(chan struct{})
+	ln := listen(t)
+	l.AddHTTPServer(&http.Server{Handler: wrap(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
+		close(entered)
+		<-release
+	}))}, ln)
+	_, r := start(t, l)
+	isClosed(t, "serving", l.Serving())
+	go func() {
+		if resp, err := http.Get("http://" + ln.Addr().String()); err == nil {
+			resp.Body.Close()
+		}
+	}()
+	<-entered
+	sigs <- syscall.SIGTERM
+	r.wait(t)
+	close(release)
 }
