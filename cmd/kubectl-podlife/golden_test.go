@@ -168,6 +168,57 @@ func TestDocsListEveryRule(t *testing.T) {
 	}
 }
 
+// TestReadmeExamples keeps the README's examples of lint and inject true:
+// they are what the binary prints for testdata/readme/web.yaml (the lint
+// output whole; every line the inject excerpt adds, in its order).
+func TestReadmeExamples(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// block is the fenced block of the README that starts with the line
+	// "$ "+cmd, without that line.
+	block := func(cmd string) []string {
+		t.Helper()
+		_, rest, ok := strings.Cut(string(readme), "\n$ "+cmd+"\n")
+		if !ok {
+			t.Fatalf("README.md has no example of %q", cmd)
+		}
+		body, _, _ := strings.Cut(rest, "\n```")
+		return strings.Split(body, "\n")
+	}
+	t.Chdir(filepath.Join("testdata", "readme"))
+
+	const lintCmd = "kubectl podlife lint -f web.yaml"
+	var stdout, stderr bytes.Buffer
+	if code := run(strings.Fields(lintCmd)[2:], nil, &stdout, &stderr); code != exitFindings {
+		t.Errorf("%s: exit %d, want %d\n%s", lintCmd, code, exitFindings, stderr.String())
+	}
+	if got, want := strings.TrimSuffix(stdout.String(), "\n"), strings.Join(block(lintCmd), "\n"); got != want {
+		t.Errorf("%s prints\n%s\nthe README shows\n%s", lintCmd, got, want)
+	}
+
+	const injectCmd = "kubectl podlife inject -f web.yaml --notify http://127.0.0.1:8080/drainz --warmup http://127.0.0.1:8080/"
+	stdout.Reset()
+	if code := run(strings.Fields(injectCmd)[2:], nil, &stdout, &stderr); code != exitOK {
+		t.Fatalf("%s: exit %d\n%s", injectCmd, code, stderr.String())
+	}
+	out := strings.Split(stdout.String(), "\n")
+	i := 0
+	for _, l := range block(injectCmd) {
+		added, ok := strings.CutPrefix(l, "+")
+		if !ok {
+			t.Fatalf("README inject example: line %q is not an added line", l)
+		}
+		for i < len(out) && out[i] != added {
+			i++
+		}
+		if i == len(out) {
+			t.Fatalf("README inject example: %q is not in the output (in this order):\n%s", added, stdout.String())
+		}
+	}
+}
+
 // TestImageFor: a release gets its own image tag; anything else the one
 // `make image` builds.
 func TestImageFor(t *testing.T) {
