@@ -24,6 +24,13 @@ func trackedPaths() []string {
 	return []string{"/var/lib/kubelet", "/var/log/containers", "/var/log/pods", "/var/lib/cni"}
 }
 
+// Runtime directories a run's containerd, its shims and runc make outside
+// the run's own, whatever their configuration says, deepest first: removed
+// at the end if they are new and empty (Docker's shims may use them too).
+func runDirs() []string {
+	return []string{"/run/containerd/runc/k8s.io", "/run/containerd/runc", "/run/containerd/s", "/run/containerd", "/var/run/netns", "/run/netns"}
+}
+
 // iptables tables whose rules a run may add (kubelet's KUBE-FIREWALL and
 // canaries, the CNI firewall plugin's CNI-FORWARD and CNI-ADMIN).
 func iptablesTables() []string { return []string{"filter", "nat", "mangle", "raw"} }
@@ -122,7 +129,7 @@ func snapshotHost() (hostState, error) {
 		h.Paths = append(h.Paths, walk(p)...)
 	}
 	h.Cgroups = topCgroups()
-	h.RunDirs = existing("/run/containerd", "/run/containerd/s", "/var/run/netns", "/run/netns")
+	h.RunDirs = existing(runDirs()...)
 	return h, nil
 }
 
@@ -564,7 +571,7 @@ func restore(s *state, logf func(string, ...any)) error {
 		}
 	}
 	// Runtime directories: only if new and empty (Docker's shims may use them).
-	for _, d := range []string{"/run/containerd/s", "/run/containerd", "/var/run/netns", "/run/netns"} {
+	for _, d := range runDirs() {
 		if !slices.Contains(before.RunDirs, d) {
 			if err := syscall.Rmdir(d); err == nil {
 				logf("removed empty %s", d)
@@ -629,10 +636,95 @@ func Teardown(work string, logf func(string, ...any)) error {
 	if err := restore(s, logf); err != nil {
 		errs = append(errs, err)
 	}
+	// Then check: the host must be as it was before the run.
+	if left := s.leftovers(); len(left) > 0 {
+		errs = append(errs, fmt.Errorf("the host differs from before the run: %s", strings.Join(left, "; ")))
+	}
 	if len(errs) == 0 {
 		os.Remove(statePath(work))
 	}
 	return errors.Join(errs...)
+}
+
+// leftovers names what differs on the host from the record taken before
+// the run — processes of the run still alive, and every difference in
+// links, nft tables, iptables rules, mounts, kubepods cgroups, tracked
+// paths and runtime directories — leaving out only what Docker's engine
+// makes and unmakes on its own meanwhile.
+func (s *state) leftovers() []string {
+	var left []string
+	for _, p := range s.Procs {
+		if alive(p) {
+			left = append(left, fmt.Sprintf("process %s (pid %d) still running", p.Name, p.PID))
+		}
+	}
+	if s.Containerd != "" {
+		for _, p := range shims(s.Containerd) {
+			left = append(left, fmt.Sprintf("shim pid %d still running", p.PID))
+		}
+	}
+	for _, p := range podProcesses(s.Before.Cgroups) {
+		left = append(left, fmt.Sprintf("container process %d still running", p.PID))
+	}
+	now, err := snapshotHost()
+	if err != nil {
+		return append(left, fmt.Sprintf("cannot read the host's state: %v", err))
+	}
+	return append(left, hostDiff(s.Before, now, func(l string) bool { return dockerBridge(linkMaster(l)) })...)
+}
+
+// dockerBridge reports whether a link name is one of Docker's bridges.
+func dockerBridge(name string) bool { return name == "docker0" || strings.HasPrefix(name, "br-") }
+
+// dockerOwned reports whether an entry of a host record (a mount point, a
+// cgroup, an iptables rule) is Docker's engine's.
+func dockerOwned(entry string) bool {
+	for _, p := range []string{"/var/lib/docker/", "/run/docker/", "/run/containerd/io.containerd.runtime.v2.task/moby/"} {
+		if strings.HasPrefix(entry, p) {
+			return true
+		}
+	}
+	return strings.Contains(entry, "DOCKER") || strings.Contains(entry, "/docker")
+}
+
+// hostDiff lists the differences between two records of the host, both
+// ways (created since, and removed since), leaving out Docker's: its
+// bridges and the links enslaved to them (dockerPort), and what
+// dockerOwned names.
+func hostDiff(before, after hostState, dockerPort func(link string) bool) []string {
+	var out []string
+	cmp := func(what string, b, a []string, ignore func(string) bool) {
+		for _, x := range a {
+			if !slices.Contains(b, x) && !ignore(x) {
+				out = append(out, fmt.Sprintf("%s %q created", what, x))
+			}
+		}
+		for _, x := range b {
+			if !slices.Contains(a, x) && !ignore(x) {
+				out = append(out, fmt.Sprintf("%s %q removed", what, x))
+			}
+		}
+	}
+	cmp("link", before.Links, after.Links, func(l string) bool { return dockerBridge(l) || dockerPort(l) })
+	cmp("nft table", before.NFTTables, after.NFTTables, func(string) bool { return false })
+	var tables []string
+	for t := range before.IPTables {
+		tables = append(tables, t)
+	}
+	for t := range after.IPTables {
+		if _, ok := before.IPTables[t]; !ok {
+			tables = append(tables, t)
+		}
+	}
+	sort.Strings(tables)
+	for _, t := range tables {
+		cmp(t+" rule", before.IPTables[t], after.IPTables[t], dockerOwned)
+	}
+	cmp("mount", before.Mounts, after.Mounts, dockerOwned)
+	cmp("cgroup", before.Cgroups, after.Cgroups, dockerOwned)
+	cmp("path", before.Paths, after.Paths, func(string) bool { return false })
+	cmp("directory", before.RunDirs, after.RunDirs, func(string) bool { return false })
+	return out
 }
 
 func containerdAlive(s *state) bool {
