@@ -66,7 +66,7 @@ func (o *options) flagSet() *flag.FlagSet {
 	fs.DurationVar(&o.Interval, "interval", o.Interval, "poll interval of --until-idle")
 	fs.DurationVar(&o.Timeout, "timeout", o.Timeout, "bound on each request")
 	fs.BoolVar(&o.LogToPID1, "log-to-pid1", o.LogToPID1, "also write progress to /proc/1/fd/1, so that it shows in kubectl logs")
-	o.ConnFlags.Register(fs)
+	o.ConnFlags.RegisterHTTP(fs)
 	return fs
 }
 

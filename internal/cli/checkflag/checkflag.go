@@ -60,16 +60,34 @@ func (c *CheckFlags) Register(fs *flag.FlagSet) {
 }
 
 // Register defines the connection flags on fs, with the current field
-// values (from the environment) as defaults.
-func (c *ConnFlags) Register(fs *flag.FlagSet) {
-	fs.Var(cli.NewList(&c.Header), "header", "request header or gRPC metadata `Name: value`; repeatable (env: one per line)")
-	fs.StringVar(&c.CAFile, "ca-file", c.CAFile, "PEM `file` of CAs to trust for https:// and grpcs:// (default: system pool)")
+// values (from the environment) as defaults, for http(s):// and grpc(s)://
+// targets.
+func (c *ConnFlags) Register(fs *flag.FlagSet) { c.register(fs, true) }
+
+// RegisterHTTP is Register for a command whose targets are only
+// http(s):// (prestop): the same flags, their help without gRPC.
+func (c *ConnFlags) RegisterHTTP(fs *flag.FlagSet) { c.register(fs, false) }
+
+func (c *ConnFlags) register(fs *flag.FlagSet, grpc bool) {
+	say := func(withGRPC, httpOnly string) string {
+		if grpc {
+			return withGRPC
+		}
+		return httpOnly
+	}
+	fs.Var(cli.NewList(&c.Header), "header", say("request header or gRPC metadata `Name: value`; repeatable (env: one per line)",
+		"request header `Name: value`; repeatable (env: one per line)"))
+	fs.StringVar(&c.CAFile, "ca-file", c.CAFile, say("PEM `file` of CAs to trust for https:// and grpcs:// (default: system pool)",
+		"PEM `file` of CAs to trust for https:// (default: system pool)"))
 	fs.StringVar(&c.CertFile, "cert-file", c.CertFile, "PEM client certificate `file` for mTLS (with --key-file)")
 	fs.StringVar(&c.KeyFile, "key-file", c.KeyFile, "PEM client key `file` for mTLS (with --cert-file)")
 	fs.StringVar(&c.ServerName, "server-name", c.ServerName, "`name` to verify in the server certificate and send in SNI")
-	fs.BoolVar(&c.Insecure, "insecure", c.Insecure, "skip verification of the server certificate (https://, grpcs:// only)")
-	fs.StringVar(&c.Authority, "authority", c.Authority, "override the HTTP Host header or the gRPC :authority with `host`")
-	fs.StringVar(&c.UnixSocket, "unix-socket", c.UnixSocket, "send http(s):// and grpc(s):// requests over this unix socket `path` (like curl)")
+	fs.BoolVar(&c.Insecure, "insecure", c.Insecure, say("skip verification of the server certificate (https://, grpcs:// only)",
+		"skip verification of the server certificate (https:// only)"))
+	fs.StringVar(&c.Authority, "authority", c.Authority, say("override the HTTP Host header or the gRPC :authority with `host`",
+		"override the HTTP Host header with `host`"))
+	fs.StringVar(&c.UnixSocket, "unix-socket", c.UnixSocket, say("send http(s):// and grpc(s):// requests over this unix socket `path` (like curl)",
+		"send http(s):// requests over this unix socket `path` (like curl)"))
 	fs.BoolVar(&c.UseProxy, "use-proxy", c.UseProxy, "honor HTTP_PROXY/HTTPS_PROXY/NO_PROXY (never for loopback targets)")
 }
 
