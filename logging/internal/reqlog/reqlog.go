@@ -13,6 +13,7 @@ import (
 	"errors"
 	"sync"
 	"time"
+	"unicode/utf8"
 	"unsafe"
 
 	"github.com/rs/zerolog"
@@ -312,12 +313,17 @@ func (s *Scope) Logger() *zerolog.Logger {
 // that a hostile request cannot make a huge line.
 const maxFieldLen = 1024
 
-// Clip cuts s to the longest value taken from a request, 1024 bytes.
+// Clip cuts s to the longest value taken from a request, 1024 bytes, on
+// a rune boundary: a cut never splits a multi-byte character.
 func Clip(s string) string {
-	if len(s) > maxFieldLen {
-		return s[:maxFieldLen]
+	if len(s) <= maxFieldLen {
+		return s
 	}
-	return s
+	n := maxFieldLen
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }
 
 // CodeOf returns the code of the first error in err's tree that has an

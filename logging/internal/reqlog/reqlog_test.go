@@ -5,8 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/rs/zerolog"
 )
@@ -95,5 +97,32 @@ func TestCoreOf(t *testing.T) {
 	}
 	if got := CoreOf(struct{}{}); got != nil {
 		t.Errorf("got %p for a value without a Link, want nil", got)
+	}
+}
+
+// TestClipKeepsRunesWhole: a value cut at the limit ends on a whole rune,
+// so a path of multi-byte characters is logged as valid UTF-8, not with a
+// broken last character.
+func TestClipKeepsRunesWhole(t *testing.T) {
+	t.Parallel()
+	for _, s := range []string{
+		strings.Repeat("é", maxFieldLen),       // 2 bytes each: the limit falls on a rune start
+		"x" + strings.Repeat("é", maxFieldLen), // ... and here inside one
+		strings.Repeat("日本", maxFieldLen),      // 3 bytes each
+		strings.Repeat("a", maxFieldLen+5),
+	} {
+		got := Clip(s)
+		if len(got) > maxFieldLen || len(got) < maxFieldLen-utf8.UTFMax {
+			t.Errorf("Clip of %d bytes: %d bytes, want at most %d and at least %d", len(s), len(got), maxFieldLen, maxFieldLen-utf8.UTFMax)
+		}
+		if !utf8.ValidString(got) {
+			t.Errorf("Clip of %d bytes of %q...: not valid UTF-8 at its end: % x", len(s), s[:4], got[len(got)-4:])
+		}
+		if !strings.HasPrefix(s, got) {
+			t.Errorf("Clip of %q...: not a prefix", s[:4])
+		}
+	}
+	if got := Clip("short/é"); got != "short/é" {
+		t.Errorf("Clip(short) = %q", got)
 	}
 }
