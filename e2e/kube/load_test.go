@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptrace"
 	"sort"
 	"strings"
 	"sync"
@@ -43,14 +44,26 @@ type counts struct {
 	errs                   map[string]int
 	start                  time.Time
 	when                   []string // the first failures, at their time into the run
+	ids                    []string // the X-Request-ID of the first failed requests
 }
 
-func (c *counts) fail(msg string) {
+func (c *counts) fail(msg string) { c.failDetail(msg, "", "") }
+
+// failDetail counts a failure of kind msg of request id; detail (what the
+// connection had been doing) goes with it into the first failures' list.
+func (c *counts) failDetail(msg, id, detail string) {
 	c.Failed.Add(1)
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if id != "" && len(c.ids) < 20 {
+		c.ids = append(c.ids, id)
+	}
 	if len(c.when) < 5 {
-		c.when = append(c.when, fmt.Sprintf("%s at +%.1fs", msg, time.Since(c.start).Seconds()))
+		w := fmt.Sprintf("%s at +%.3fs", msg, time.Since(c.start).Seconds())
+		if detail != "" {
+			w += " (" + detail + ")"
+		}
+		c.when = append(c.when, w)
 	}
 	if c.errs == nil {
 		c.errs = map[string]int{}
@@ -91,13 +104,36 @@ func startLoad(cfg loadConfig, limit time.Duration) *loadRun {
 			req, _ = http.NewRequestWithContext(ctx, method, cfg.HTTP+"/hello", strings.NewReader(`{"order":1}`))
 			req.Header.Set("Content-Type", "application/json")
 		}
-		req.Header.Set("X-Request-ID", reqID())
+		id := reqID()
+		req.Header.Set("X-Request-ID", id)
+		// What the connection had been doing, for a failure's report: a
+		// POST lost on a reused idle connection is a different fault from
+		// one lost on a connection just opened.
+		var got httptrace.GotConnInfo
+		var local string
+		req = req.WithContext(httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{
+			GotConn: func(i httptrace.GotConnInfo) {
+				got = i
+				if i.Conn != nil {
+					local = i.Conn.LocalAddr().String()
+				}
+			},
+		}))
+		sent := time.Now()
 		resp, err := client.Do(req)
 		if ctx.Err() != nil {
 			return // the run ended mid-request: not the server's doing
 		}
 		if err != nil {
-			c.fail(errorKind(err))
+			detail := fmt.Sprintf("request %s, %s after sending, no connection made", id, time.Since(sent).Round(time.Millisecond))
+			switch {
+			case local != "" && !got.Reused:
+				detail = fmt.Sprintf("request %s, %s after sending, new connection %s", id, time.Since(sent).Round(time.Millisecond), local)
+			case got.Reused:
+				detail = fmt.Sprintf("request %s, %s after sending, reused connection %s, idle %s before it", id,
+					time.Since(sent).Round(time.Millisecond), local, got.IdleTime.Round(time.Millisecond))
+			}
+			c.failDetail(errorKind(err), id, detail)
 			return
 		}
 		io.Copy(io.Discard, resp.Body)
@@ -199,6 +235,17 @@ func (r *loadRun) failed() int64 {
 		n += c.Failed.Load()
 	}
 	return n
+}
+
+// failedIDs are the X-Request-IDs of the first failed HTTP requests.
+func (r *loadRun) failedIDs() []string {
+	var ids []string
+	for _, c := range r.kinds {
+		c.mu.Lock()
+		ids = append(ids, c.ids...)
+		c.mu.Unlock()
+	}
+	return ids
 }
 
 func (r *loadRun) total() int64 {

@@ -2,7 +2,10 @@ package kube
 
 import (
 	"fmt"
+	"os"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -19,6 +22,11 @@ func standardLoad(ip, requestID string, grpc bool) loadConfig {
 		Post: 2, PostThink: 100 * time.Millisecond,
 		NewConn: 4, NewConnRate: 30,
 		RequestID: requestID,
+	}
+	// PODLIFE_KUBE_POSTS=N runs N POST clients instead of 2: a rare race
+	// on keep-alive connections shows N/2 times as often.
+	if n, _ := strconv.Atoi(os.Getenv("PODLIFE_KUBE_POSTS")); n > 0 {
+		cfg.Post = n
 	}
 	if grpc {
 		cfg.GRPC, cfg.GRPCClients, cfg.GRPCRate = ip+":9090", 2, 25
@@ -66,23 +74,28 @@ func testRollingUpdate(t *testing.T, e *env) {
 }
 
 // restartUnderLoad runs `kubectl rollout restart` of a Deployment under
-// standardLoad to svc, and keeps the load on until every old Pod is gone.
+// standardLoad to svc, with gRPC, and keeps the load on until every old Pod
+// is gone.
 func (e *env) restartUnderLoad(t *testing.T, ns, deploy, svc string) *loadRun {
 	t.Helper()
-	return e.restartUnderLoadGRPC(t, ns, deploy, svc, true)
+	return e.restartUnder(t, ns, deploy, svc, func(ip string) loadConfig { return standardLoad(ip, deploy, true) })
 }
 
-// restartUnderLoadGRPC is restartUnderLoad with the gRPC clients on or off
-// (off for an app that speaks only HTTP).
-func (e *env) restartUnderLoadGRPC(t *testing.T, ns, deploy, svc string, grpc bool) *loadRun {
+// restartUnder is restartUnderLoad with the load that load gives for the
+// Service's ClusterIP.
+func (e *env) restartUnder(t *testing.T, ns, deploy, svc string, load func(ip string) loadConfig) *loadRun {
 	t.Helper()
 	sel := "app.kubernetes.io/name=" + deploy
 	var old []string
+	logs := map[string]func() []byte{}
 	for _, p := range e.pods(t, ns, sel) {
 		old = append(old, p.Metadata.Name)
+		// Followed to the end, so that a failure can be placed against what
+		// the old Pods logged while they stopped.
+		logs[p.Metadata.Name] = e.stream(t, "logs", "-f", "--timestamps", "--all-containers", "-n", ns, p.Metadata.Name)
 	}
 	ip := e.clusterIP(t, ns, svc)
-	run := startLoad(standardLoad(ip, deploy, grpc), 6*time.Minute)
+	run := startLoad(load(ip), 6*time.Minute)
 	time.Sleep(3 * time.Second)
 	t.Logf("%s: rollout restart at +%.1fs into the load", deploy, time.Since(run.start).Seconds())
 	e.kubectl(t, "rollout", "restart", "-n", ns, "deployment/"+deploy)
@@ -97,7 +110,52 @@ func (e *env) restartUnderLoadGRPC(t *testing.T, ns, deploy, svc string, grpc bo
 	})
 	time.Sleep(2 * time.Second)
 	run.stop()
+	if run.failed() > 0 {
+		t.Logf("%s: containers stopped (kubelet's Killing events): %s", deploy, e.killings(t, ns, run.start))
+		e.placeFailures(t, ns, sel, run, logs)
+	}
 	return run
+}
+
+// placeFailures logs, for a run that lost requests, what each old Pod's
+// app logged about its shutdown (in seconds into the load) and which Pod,
+// old or new, logged the failed requests' IDs: a request the app answered
+// was lost on the way back, one it never logged was lost before it.
+func (e *env) placeFailures(t *testing.T, ns, sel string, run *loadRun, old map[string]func() []byte) {
+	t.Helper()
+	all := map[string][]logLine{}
+	for name, stop := range old {
+		all[name] = parseTimestamped(string(stop()))
+	}
+	for _, p := range e.pods(t, ns, sel) {
+		if _, ok := all[p.Metadata.Name]; !ok {
+			all[p.Metadata.Name] = parseTimestamped(e.kubectl(t, "logs", "--timestamps", "--all-containers", "-n", ns, p.Metadata.Name))
+		}
+	}
+	for name := range old {
+		var phases []string
+		for _, l := range all[name] {
+			if _, access := l.Fields["http.request.id"]; !access {
+				msg := l.Message
+				if msg == "" {
+					msg = l.Raw
+				}
+				phases = append(phases, fmt.Sprintf("+%.3fs %s", l.Time.Sub(run.start).Seconds(), oneline(msg)))
+			}
+		}
+		t.Logf("%s (old): %s", name, strings.Join(phases, "; "))
+	}
+	for _, id := range run.failedIDs() {
+		where := "no Pod logged it"
+		for name, lines := range all {
+			for _, l := range lines {
+				if strings.Contains(l.Raw, `"`+id+`"`) {
+					where = fmt.Sprintf("%s logged it at +%.3fs: %s", name, l.Time.Sub(run.start).Seconds(), l.Raw)
+				}
+			}
+		}
+		t.Logf("failed request %s: %s", id, where)
+	}
 }
 
 // relabel renames a Deployment (decoded JSON) and its app.kubernetes.io/name
@@ -129,4 +187,33 @@ func container(dep map[string]any, name string) map[string]any {
 // podSpec is a Deployment's Pod template spec (decoded JSON).
 func podSpec(dep map[string]any) map[string]any {
 	return dep["spec"].(map[string]any)["template"].(map[string]any)["spec"].(map[string]any)
+}
+
+// parseTimestamped parses `kubectl logs --timestamps` output: each line's
+// time is kubelet's, the rest is parsed as parseLogs does.
+func parseTimestamped(out string) []logLine {
+	var lines []logLine
+	for _, raw := range strings.Split(out, "\n") {
+		ts, rest, ok := strings.Cut(raw, " ")
+		if !ok {
+			continue
+		}
+		at, err := time.Parse(time.RFC3339Nano, ts)
+		if err != nil {
+			continue
+		}
+		for _, l := range parseLogs(rest) {
+			l.Time = at
+			lines = append(lines, l)
+		}
+	}
+	return lines
+}
+
+// oneline clips a log message for a one-line summary.
+func oneline(s string) string {
+	if len(s) > 100 {
+		return s[:100] + "…"
+	}
+	return s
 }
