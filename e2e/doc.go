@@ -10,8 +10,13 @@
 //     three clouds' SDKs.
 //   - images_test.go: the Dockerfiles agree with each other and copy every
 //     package the binaries import.
-//   - manifests_test.go: every manifest under examples/kubernetes decodes
-//     strictly into k8s.io/api types and keeps the lifecycle budget.
+//   - manifests_test.go, deployment_test.go: what is particular to the
+//     manifests under examples/kubernetes — every Deployment wires every
+//     podlife piece and tells the service what its Pod spec says, hooks and
+//     exec probes target loopback, the Services and disruption budgets
+//     select the Deployments meant. The general rules (strict decoding, the
+//     termination budget, probe timeouts, …) are kubectl-podlife lint's,
+//     which cmd/kubectl-podlife's TestExamplesClean runs on the same files.
 //   - docker_test.go: the images built by images/build.sh, run in the local
 //     Docker engine the way kubelet runs them; skipped where `docker info`
 //     fails, except in CI (CI=true), where that is a failure

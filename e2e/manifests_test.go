@@ -1,7 +1,13 @@
 package e2e
 
 import (
+	"bufio"
+	"bytes"
 	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -11,61 +17,122 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"sigs.k8s.io/yaml"
 )
 
-// loadExamples decodes every manifest under examples/kubernetes.
-func loadExamples(t *testing.T) []object {
+// This file checks what is particular to podlife's own examples under
+// examples/kubernetes: every document is of a kind these checks know, the
+// Services and disruption budgets select the Deployments they are meant for,
+// and each Deployment wires every podlife piece and tells the service what
+// its Pod spec says (checkDeployment, deployment_test.go). The general rules (strict decoding, the termination
+// budget, exec probe timeouts, a missing preStop, a missing ConfigMap,
+// security contexts and resource requests) are kubectl-podlife lint's:
+// TestExamplesClean in cmd/kubectl-podlife lints this directory with it, and
+// its golden archives show each rule failing.
+
+// example is a decoded manifest of examples/kubernetes.
+type example struct {
+	source string // file and document index
+	kind   string
+	obj    any // *appsv1.Deployment, *corev1.Service, *corev1.ConfigMap, *corev1.Secret or *policyv1.PodDisruptionBudget
+}
+
+// decodeExample decodes each YAML document of a file into its k8s.io/api
+// type; a kind the checks below do not know fails, so that an example of a
+// new kind comes with checks of its own.
+func decodeExample(file string, data []byte) ([]example, error) {
+	var out []example
+	r := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
+	for i := 0; ; i++ {
+		doc, err := r.Read()
+		if errors.Is(err, io.EOF) {
+			return out, nil
+		}
+		src := fmt.Sprintf("%s#%d", file, i)
+		var tm metav1.TypeMeta
+		if err == nil {
+			err = yaml.Unmarshal(doc, &tm)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", src, err)
+		}
+		var obj any
+		switch tm.APIVersion + " " + tm.Kind {
+		case " ":
+			continue // only comments
+		case "apps/v1 Deployment":
+			obj = &appsv1.Deployment{}
+		case "v1 Service":
+			obj = &corev1.Service{}
+		case "v1 ConfigMap":
+			obj = &corev1.ConfigMap{}
+		case "v1 Secret":
+			obj = &corev1.Secret{}
+		case "policy/v1 PodDisruptionBudget":
+			obj = &policyv1.PodDisruptionBudget{}
+		default:
+			return nil, fmt.Errorf("%s: unexpected apiVersion %q kind %q", src, tm.APIVersion, tm.Kind)
+		}
+		if err := yaml.Unmarshal(doc, obj); err != nil {
+			return nil, fmt.Errorf("%s: %s: %w", src, tm.Kind, err)
+		}
+		out = append(out, example{src, tm.Kind, obj})
+	}
+}
+
+// readExamples returns the manifests under examples/kubernetes, by their
+// path relative to it.
+func readExamples(t *testing.T) map[string]string {
 	t.Helper()
 	dir := filepath.Join(repoRoot(t), "examples", "kubernetes")
-	var objs []object
-	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+	files := map[string]string{}
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() || (filepath.Ext(p) != ".yaml" && filepath.Ext(p) != ".yml") {
 			return err
 		}
 		data, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
 		rel, _ := filepath.Rel(dir, p)
-		o, err := decodeManifests(rel, data)
-		objs = append(objs, o...)
+		files[filepath.ToSlash(rel)] = string(data)
 		return err
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return objs
+	return files
 }
 
-// TestManifests decodes every example manifest strictly into k8s.io/api
-// types, lints the lifecycle budget of every Pod template, and checks the
-// wiring between the objects.
-func TestManifests(t *testing.T) {
-	objs := loadExamples(t)
-	for _, err := range lintManifests(objs) {
-		t.Error(err)
+// checkExamples returns every way the manifests fail the checks of this
+// file.
+func checkExamples(files map[string]string) []error {
+	var objs []example
+	for _, name := range slices.Sorted(maps.Keys(files)) {
+		o, err := decodeExample(name, []byte(files[name]))
+		if err != nil {
+			return []error{err}
+		}
+		objs = append(objs, o...)
 	}
+	var errs []error
+	fail := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+
 	kinds := map[string]int{}
 	var deployments []*appsv1.Deployment
+	configMaps := map[string]map[string]string{}
 	for _, o := range objs {
 		switch v := o.obj.(type) {
 		case *appsv1.Deployment:
-			kinds["Deployment"]++
 			deployments = append(deployments, v)
-		case *corev1.Service:
-			kinds["Service"]++
 		case *corev1.ConfigMap:
-			kinds["ConfigMap"]++
-		case *corev1.Secret:
-			kinds["Secret"]++
-		case *policyv1.PodDisruptionBudget:
-			kinds["PodDisruptionBudget"]++
+			configMaps[v.Name] = v.Data
 		}
+		kinds[o.kind]++
 	}
 	for _, k := range []string{"Deployment", "Service", "ConfigMap", "Secret", "PodDisruptionBudget"} {
 		if kinds[k] == 0 {
-			t.Errorf("got no %s among the examples, want at least one", k)
+			fail("got no %s among the examples, want at least one", k)
 		}
 	}
 
@@ -80,266 +147,133 @@ func TestManifests(t *testing.T) {
 		slices.Sort(names)
 		return names
 	}
+	// selector converts a label selector; nil selects nothing.
+	selector := func(s *metav1.LabelSelector) labels.Selector {
+		if s == nil {
+			return labels.Nothing()
+		}
+		sel, err := metav1.LabelSelectorAsSelector(s)
+		if err != nil {
+			fail("%v", err)
+			return labels.Nothing()
+		}
+		return sel
+	}
+	services := map[string]*corev1.Service{}
 	for _, o := range objs {
 		switch v := o.obj.(type) {
 		case *corev1.Service:
-			if got := matching(labels.SelectorFromSet(v.Spec.Selector)); len(got) == 0 {
-				t.Errorf("%s: Service %s selects no Deployment's Pods", o.source, v.Name)
+			services[v.Name] = v
+			if len(matching(labels.SelectorFromSet(v.Spec.Selector))) == 0 {
+				fail("%s: Service %s selects no Deployment's Pods", o.source, v.Name)
 			}
 		case *policyv1.PodDisruptionBudget:
-			sel, err := metav1LabelSelector(v)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got := matching(sel); len(got) == 0 {
-				t.Errorf("%s: PodDisruptionBudget %s selects no Deployment's Pods", o.source, v.Name)
+			if len(matching(selector(v.Spec.Selector))) == 0 {
+				fail("%s: PodDisruptionBudget %s selects no Deployment's Pods", o.source, v.Name)
 			}
 		case *appsv1.Deployment:
-			sel, err := metav1SelectorOf(v)
-			if err != nil {
-				t.Fatalf("%s: %v", o.source, err)
+			if got := matching(selector(v.Spec.Selector)); len(got) != 1 {
+				fail("%s: Deployment %s's selector matches the Pods of %v, want only its own", o.source, v.Name, got)
 			}
-			if got := matching(sel); len(got) != 1 {
-				t.Errorf("%s: Deployment %s's selector matches the Pods of %v, want only its own", o.source, v.Name, got)
+			for _, err := range checkDeployment(v, configMaps) {
+				fail("%s: Deployment %s: %w", o.source, v.Name, err)
 			}
-			checkWiring(t, o.source, v)
 		}
 	}
 
 	// The strategies of the seed: Blue/Green switches one Service between
 	// two Deployments; canary puts two Deployments behind one Service.
-	byName := map[string]*corev1.Service{}
-	for _, o := range objs {
-		if s, ok := o.obj.(*corev1.Service); ok {
-			byName[s.Name] = s
-		}
-	}
-	for _, tt := range []struct {
-		service string
-		want    string
-	}{
+	for _, tt := range []struct{ service, want string }{
 		{"podlife-bluegreen", "podlife-bluegreen-blue"},
 		{"podlife-bluegreen-preview", "podlife-bluegreen-green"},
 		{"podlife-canary", "podlife-canary-canary,podlife-canary-stable"},
 	} {
-		s, ok := byName[tt.service]
+		s, ok := services[tt.service]
 		if !ok {
-			t.Errorf("no Service %s", tt.service)
+			fail("no Service %s", tt.service)
 			continue
 		}
 		if got := strings.Join(matching(labels.SelectorFromSet(s.Spec.Selector)), ","); got != tt.want {
-			t.Errorf("Service %s selects the Pods of %q, want %q", tt.service, got, tt.want)
+			fail("Service %s selects the Pods of %q, want %q", tt.service, got, tt.want)
 		}
+	}
+	return errs
+}
+
+// TestManifests runs the checks of this file on examples/kubernetes.
+func TestManifests(t *testing.T) {
+	t.Parallel()
+	for _, err := range checkExamples(readExamples(t)) {
+		t.Error(err)
 	}
 }
 
-// checkWiring fails t unless d wires every podlife piece: the three probes,
-// postStart warmup, preStop prestop, resources, a non-root read-only
-// container, and podlife binaries delivered by the image, an init
-// container or an image volume.
-func checkWiring(t *testing.T, source string, d *appsv1.Deployment) {
-	t.Helper()
-	spec := d.Spec.Template.Spec
-	c := spec.Containers[0]
-	fail := func(format string, args ...any) {
-		t.Helper()
-		t.Errorf("%s: Deployment %s: "+format, append([]any{source, d.Name}, args...)...)
-	}
-	if c.StartupProbe == nil || c.LivenessProbe == nil || c.ReadinessProbe == nil {
-		fail("want startup, liveness and readiness probes")
-	}
-	if c.Lifecycle == nil || c.Lifecycle.PostStart == nil || c.Lifecycle.PostStart.Exec == nil ||
-		!strings.HasSuffix(c.Lifecycle.PostStart.Exec.Command[0], "/warmup") {
-		fail("want a postStart exec of warmup")
-	}
-	if c.Resources.Requests.Cpu().IsZero() || c.Resources.Limits.Memory().IsZero() {
-		fail("want CPU requests and a memory limit")
-	}
-	sc := c.SecurityContext
-	if sc == nil || sc.ReadOnlyRootFilesystem == nil || !*sc.ReadOnlyRootFilesystem {
-		fail("want readOnlyRootFilesystem")
-	}
-	if psc := spec.SecurityContext; psc == nil || psc.RunAsNonRoot == nil || !*psc.RunAsNonRoot {
-		fail("want runAsNonRoot")
-	}
-	dir := filepath.Dir(c.Lifecycle.PreStop.Exec.Command[0])
-	switch {
-	case strings.HasPrefix(c.Image, "ghcr.io/podlife/podlife-example-service"):
-		if dir != "/podlife" {
-			fail("got the binaries in %s, want /podlife (COPY --from in the image)", dir)
-		}
-	case len(spec.InitContainers) > 0:
-		ic := spec.InitContainers[0]
-		if ic.Command[0] != "/podlife/install" || len(ic.Command) < 2 || ic.Command[1] != dir {
-			fail("init container %q, want /podlife/install %s", ic.Command, dir)
-		}
-		if len(spec.Volumes) == 0 || spec.Volumes[0].EmptyDir == nil {
-			fail("want an emptyDir for the binaries")
-		}
-	default:
-		if len(spec.Volumes) == 0 || spec.Volumes[0].Image == nil || !strings.HasPrefix(spec.Volumes[0].Image.Reference, "ghcr.io/podlife/podlife:") {
-			fail("want podlife in the image, an init container or an image volume")
-		}
-	}
-}
-
-func metav1SelectorOf(d *appsv1.Deployment) (labels.Selector, error) {
-	return metav1LabelSelectorAsSelector(d.Spec.Selector)
-}
-
-func metav1LabelSelector(p *policyv1.PodDisruptionBudget) (labels.Selector, error) {
-	return metav1LabelSelectorAsSelector(p.Spec.Selector)
-}
-
-// TestLintFails shows the lint can fail: each case breaks the example
-// Deployment (or its configuration) in one way and names the error it must
-// produce.
-func TestLintFails(t *testing.T) {
-	root := repoRoot(t)
-	read := func(name string) string {
-		b, err := os.ReadFile(filepath.Join(root, "examples", "kubernetes", name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return string(b)
-	}
-	deployment, config := read("deployment.yaml"), read("config.yaml")
-	tests := []struct {
-		name       string
-		deployment [2]string // old, new in deployment.yaml
-		config     [2]string // old, new in config.yaml
-		want       string    // a substring of one error
+// TestManifestsFail shows each check failing: every case breaks one
+// example file in one way and names the error it must produce.
+func TestManifestsFail(t *testing.T) {
+	t.Parallel()
+	examples := readExamples(t)
+	const (
+		preStop   = "            preStop:\n              exec:\n                command:\n                  - /podlife/prestop\n                  - --notify=http://127.0.0.1:8080/drainz\n                  - --sleep=5s\n"
+		startup   = "          startupProbe:\n            httpGet:\n              path: /startupz\n              port: http\n            periodSeconds: 1\n            failureThreshold: 60\n"
+		readiness = "periodSeconds: 2\n            timeoutSeconds: 1\n            failureThreshold: 2"
+	)
+	for _, tt := range []struct {
+		name, file, old, new string
+		want                 string // a substring of one error
 	}{
-		{
-			name:       "unknown field",
-			deployment: [2]string{"terminationGracePeriodSeconds: 45", "terminationGracePeriod: 45"},
-			want:       `unknown field "terminationGracePeriod"`,
-		},
-		{
-			name:       "wrong type",
-			deployment: [2]string{"replicas: 3", "replicas: three"},
-			want:       "cannot unmarshal string",
-		},
-		{
-			name:       "duplicate key",
-			deployment: [2]string{"  replicas: 3\n", "  replicas: 3\n  replicas: 4\n"},
-			want:       `key "replicas" already set`,
-		},
-		{
-			name:       "grace period too short",
-			deployment: [2]string{"terminationGracePeriodSeconds: 45", "terminationGracePeriodSeconds: 30"},
-			config:     [2]string{`LIFECYCLE_TERMINATION_GRACE_PERIOD: "45s"`, `LIFECYCLE_TERMINATION_GRACE_PERIOD: "30s"`},
-			want:       "= 34s, want < terminationGracePeriodSeconds 30s",
-		},
-		{
-			name:   "drain outgrows the budget",
-			config: [2]string{`LIFECYCLE_DRAIN_TIMEOUT: "15s"`, `LIFECYCLE_DRAIN_TIMEOUT: "30s"`},
-			want:   "drain 30s + margin 2s = 49s, want < terminationGracePeriodSeconds 45s",
-		},
-		{
-			name:       "preStop outgrows the budget",
-			deployment: [2]string{"--sleep=5s", "--sleep=25s"},
-			config:     [2]string{`LIFECYCLE_PRESTOP: "5s"`, `LIFECYCLE_PRESTOP: "25s"`},
-			want:       "budget: preStop 27s",
-		},
-		{
-			name:       "readiness notices draining too late",
-			deployment: [2]string{"periodSeconds: 2\n            timeoutSeconds: 1\n            failureThreshold: 2", "periodSeconds: 5\n            timeoutSeconds: 1\n            failureThreshold: 3"},
-			want:       "readiness: periodSeconds 5 × failureThreshold 3 = 15s, want ≤ shutdown delay 10s",
-		},
-		{
-			name:   "shutdown delay shorter than readiness",
-			config: [2]string{`LIFECYCLE_SHUTDOWN_DELAY: "10s"`, `LIFECYCLE_SHUTDOWN_DELAY: "3s"`},
-			want:   "= 4s, want ≤ shutdown delay 3s",
-		},
-		{
-			name:       "exec probe timeout flag at timeoutSeconds",
-			deployment: [2]string{"- /podlife/probe\n", "- /podlife/probe\n                - --timeout=1s\n"},
-			want:       "readinessProbe: probe --timeout 1s, want below timeoutSeconds 1s",
-		},
-		{
-			name:   "exec probe timeout from the ConfigMap above timeoutSeconds",
-			config: [2]string{`PROBE_TIMEOUT: "800ms"`, `PROBE_TIMEOUT: "2s"`},
-			want:   "readinessProbe: probe --timeout 2s, want below timeoutSeconds 1s",
-		},
-		{
-			name:       "grace period the service does not know",
-			deployment: [2]string{"terminationGracePeriodSeconds: 45", "terminationGracePeriodSeconds: 60"},
-			want:       "LIFECYCLE_TERMINATION_GRACE_PERIOD=45s, but terminationGracePeriodSeconds is 1m0s",
-		},
-		{
-			name:       "preStop the service does not know",
-			deployment: [2]string{"--sleep=5s", "--sleep=3s"},
-			want:       "LIFECYCLE_PRESTOP=5s, but the preStop hook takes 3s",
-		},
-		{
-			name:       "waiting until idle takes --max at worst",
-			deployment: [2]string{"- --sleep=5s\n", "- --sleep=5s\n                  - --until-idle=http://127.0.0.1:8080/drainz\n"},
-			want:       "budget: preStop 27s",
-		},
-		{
-			name:       "no preStop",
-			deployment: [2]string{"            preStop:\n              exec:\n                command:\n                  - /podlife/prestop\n                  - --notify=http://127.0.0.1:8080/drainz\n                  - --sleep=5s\n", ""},
-			want:       "no preStop hook",
-		},
-		{
-			name:       "postStart aimed at the Pod IP",
-			deployment: [2]string{"--wait=http://127.0.0.1:8080/startupz", "--wait=http://$(POD_IP):8080/startupz"},
-			want:       "postStart: target http://$(POD_IP):8080/startupz: want 127.0.0.1",
-		},
-		{
-			name:       "missing ConfigMap",
-			deployment: [2]string{"configMapRef:\n                name: podlife-example", "configMapRef:\n                name: podlife-exampel"},
-			want:       `envFrom: no ConfigMap "podlife-exampel"`,
-		},
-	}
-	for _, tt := range tests {
+		{"a kind the checks do not know", "service.yaml", "kind: Service", "kind: Ingress", `unexpected apiVersion "v1" kind "Ingress"`},
+		{"a document that does not decode", "deployment.yaml", "replicas: 3", "replicas: three", "cannot unmarshal string"},
+		{"no Secret among the examples", "config.yaml", "kind: Secret\nmetadata:\n  name: podlife-example\n", "kind: ConfigMap\nmetadata:\n  name: podlife-example-header\n",
+			"got no Secret among the examples"},
+		{"a Service that selects nothing", "service.yaml", "  selector:\n    app.kubernetes.io/name: podlife-example", "  selector:\n    app.kubernetes.io/name: podlife-exampel",
+			"Service podlife-example selects no Deployment's Pods"},
+		{"a budget that selects nothing", "pdb.yaml", "matchLabels:\n      app.kubernetes.io/name: podlife-example", "matchLabels:\n      app.kubernetes.io/name: podlife-exampel",
+			"PodDisruptionBudget podlife-example selects no Deployment's Pods"},
+		{"a Deployment's selector takes the other track's Pods", "canary/deployments.yaml", "      app.kubernetes.io/name: podlife-canary\n      podlife.dev/track: stable\n  template:",
+			"      app.kubernetes.io/name: podlife-canary\n  template:", "Deployment podlife-canary-stable's selector matches the Pods of [podlife-canary-canary podlife-canary-stable], want only its own"},
+		{"Blue/Green's Service on green", "blue-green/services.yaml", "podlife.dev/slot: blue", "podlife.dev/slot: green",
+			`Service podlife-bluegreen selects the Pods of "podlife-bluegreen-green", want "podlife-bluegreen-blue"`},
+		{"no startup probe", "deployment.yaml", startup, "", "want startup, liveness and readiness probes"},
+		{"no warmup", "deployment.yaml", "- /podlife/warmup", "- /podlife/probe", "want a postStart exec of warmup"},
+		{"no preStop", "deployment.yaml", preStop, "", "want a preStop exec of prestop"},
+		{"a shell's sleep instead of prestop", "deployment.yaml", preStop, "            preStop:\n              exec:\n                command: [/bin/sh, -c, sleep 5]\n",
+			"want a preStop exec of prestop"},
+		{"no memory limit", "deployment.yaml", "limits:\n              memory: 128Mi", "limits: {}", "want a memory limit"},
+		{"binaries not where the image has them", "deployment.yaml", "- /podlife/prestop", "- /opt/podlife/prestop", "got the binaries in /opt/podlife, want /podlife"},
+		{"binaries delivered nowhere", "deployment.yaml", "image: ghcr.io/podlife/podlife-example-service:dev", "image: registry.example/service:1.0.0",
+			"want podlife in the image, an init container or an image volume"},
+		{"init container installing elsewhere", "delivery/init-container.yaml", `["/podlife/install", "/podlife-bin"]`, `["/podlife/install", "/tmp"]`,
+			`init container ["/podlife/install" "/tmp"], want [/podlife/install /podlife-bin]`},
+		{"grace period the service does not know", "deployment.yaml", "terminationGracePeriodSeconds: 45", "terminationGracePeriodSeconds: 60",
+			"LIFECYCLE_TERMINATION_GRACE_PERIOD=45s, but terminationGracePeriodSeconds is 1m0s"},
+		{"grace period not told", "config.yaml", `  LIFECYCLE_TERMINATION_GRACE_PERIOD: "45s"` + "\n", "", "want LIFECYCLE_TERMINATION_GRACE_PERIOD set"},
+		{"preStop the service does not know", "deployment.yaml", "--sleep=5s", "--sleep=3s", "LIFECYCLE_PRESTOP=5s, but the preStop hook takes 3s"},
+		{"waiting until idle lengthens the preStop", "deployment.yaml", "- --sleep=5s\n", "- --sleep=5s\n                  - --until-idle=http://127.0.0.1:8080/drainz\n                  - --max=10s\n",
+			"LIFECYCLE_PRESTOP=5s, but the preStop hook takes 15s"},
+		{"readiness notices draining too late", "deployment.yaml", readiness, "periodSeconds: 5\n            timeoutSeconds: 1\n            failureThreshold: 3",
+			"readiness: periodSeconds 5 × failureThreshold 3 = 15s, want ≤ shutdown delay 10s"},
+		{"shutdown delay shorter than readiness", "config.yaml", `LIFECYCLE_SHUTDOWN_DELAY: "10s"`, `LIFECYCLE_SHUTDOWN_DELAY: "3s"`, "= 4s, want ≤ shutdown delay 3s"},
+		{"postStart aimed at the Pod IP", "deployment.yaml", "--wait=http://127.0.0.1:8080/startupz", "--wait=http://$(POD_IP):8080/startupz",
+			"postStart: target http://$(POD_IP):8080/startupz: want 127.0.0.1"},
+		{"exec readiness aimed at a Service", "deployment.yaml", "- grpc://127.0.0.1:9090", "- grpc://podlife-example:9090", "readinessProbe: target grpc://podlife-example:9090: want 127.0.0.1"},
+		{"a hook's target in the ConfigMap", "config.yaml", `PROBE_TIMEOUT: "800ms"`, `PROBE_TIMEOUT: "800ms"` + "\n  PRESTOP_NOTIFY: http://10.0.0.7:8080/drainz",
+			"PRESTOP_NOTIFY: target http://10.0.0.7:8080/drainz: want 127.0.0.1"},
+	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			d, c := deployment, config
-			for _, r := range []struct {
-				s    *string
-				edit [2]string
-			}{{&d, tt.deployment}, {&c, tt.config}} {
-				if r.edit[0] == "" {
-					continue
-				}
-				if !strings.Contains(*r.s, r.edit[0]) {
-					t.Fatalf("the example no longer contains %q: update this case", r.edit[0])
-				}
-				*r.s = strings.Replace(*r.s, r.edit[0], r.edit[1], 1)
+			files := maps.Clone(examples)
+			if !strings.Contains(files[tt.file], tt.old) {
+				t.Fatalf("%s no longer contains %q: update this case", tt.file, tt.old)
 			}
-			var errs []error
-			objs, err := decodeManifests("config.yaml", []byte(c))
-			if err == nil {
-				var more []object
-				more, err = decodeManifests("deployment.yaml", []byte(d))
-				objs = append(objs, more...)
-			}
-			if err != nil {
-				errs = append(errs, err)
-			} else {
-				errs = lintManifests(objs)
-			}
-			if len(errs) == 0 {
+			files[tt.file] = strings.Replace(files[tt.file], tt.old, tt.new, 1)
+			errs := errors.Join(checkExamples(files)...)
+			if errs == nil {
 				t.Fatalf("got no error, want one containing %q", tt.want)
 			}
-			if !strings.Contains(errors.Join(errs...).Error(), tt.want) {
-				t.Errorf("got errors %q, want one containing %q", errors.Join(errs...), tt.want)
+			if !strings.Contains(errs.Error(), tt.want) {
+				t.Errorf("got errors %q, want one containing %q", errs, tt.want)
 			}
 		})
-	}
-
-	// And the unbroken pair passes, so the cases above fail for their edit.
-	objs, err := decodeManifests("config.yaml", []byte(config))
-	if err != nil {
-		t.Fatal(err)
-	}
-	more, err := decodeManifests("deployment.yaml", []byte(deployment))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if errs := lintManifests(append(objs, more...)); len(errs) > 0 {
-		t.Errorf("got errors %q on the unbroken example, want none", errors.Join(errs...))
 	}
 }

@@ -30,6 +30,8 @@ func TestContainerBudget(t *testing.T) {
 		{"prestop settings from the environment", execHook("/podlife/prestop"),
 			map[string]string{"PRESTOP_SLEEP": "3s", "PRESTOP_UNTIL_IDLE": "http://127.0.0.1:8080/drainz", "PRESTOP_MAX": "10s", "LIFECYCLE_DRAIN_TIMEOUT": "10s"},
 			30 * time.Second, "preStop 3s + until-idle max 10s + shutdown delay 5s + drain 10s + margin 2s = 30s"},
+		{"prestop --until-idle takes its default --max at worst", execHook("/podlife/prestop", "--sleep=5s", "--until-idle=http://127.0.0.1:8080/drainz"), nil,
+			27 * time.Second, "preStop 5s + until-idle max 20s + margin 2s = 27s"},
 		{"a flag wins over its variable", execHook("/podlife/prestop", "--sleep", "1s"), map[string]string{"PRESTOP_SLEEP": "9s"},
 			3 * time.Second, "preStop 1s + margin 2s = 3s"},
 		{"LIFECYCLE_SHUTDOWN_DELAY=0 turns the delay off", nil, map[string]string{"LIFECYCLE_SHUTDOWN_DELAY": "0"},

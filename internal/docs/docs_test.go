@@ -217,8 +217,8 @@ func TestRelativeLinks(t *testing.T) {
 
 // TestPodBlockIsTheExample keeps the README's "Add it to your Pod" block
 // true: its lines, in order, are lines of examples/kubernetes/deployment.yaml
-// (indentation aside), the manifest e2e/manifests_test.go decodes strictly
-// and checks against the lifecycle budget.
+// (indentation aside), the manifest kubectl podlife lint checks (its
+// TestExamplesClean) and e2e/manifests_test.go checks the wiring of.
 func TestPodBlockIsTheExample(t *testing.T) {
 	p, err := readPage(filepath.Join(root, "README.md"))
 	if err != nil {
