@@ -168,21 +168,27 @@ func TestDocsListEveryRule(t *testing.T) {
 	}
 }
 
-// TestReadmeExamples keeps the README's examples of lint and inject true:
-// they are what the binary prints for testdata/readme/web.yaml (the lint
-// output whole; every line the inject excerpt adds, in its order).
+// TestReadmeExamples keeps the examples of lint and inject in README.md
+// and docs/kubectl-podlife.md true: they are what the binary prints for
+// testdata/readme/web.yaml (the lint output whole, in both; every line the
+// README's inject excerpt adds, in its order).
 func TestReadmeExamples(t *testing.T) {
-	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	// block is the fenced block of the README that starts with the line
-	// "$ "+cmd, without that line.
-	block := func(cmd string) []string {
+	read := func(rel string) string {
 		t.Helper()
-		_, rest, ok := strings.Cut(string(readme), "\n$ "+cmd+"\n")
+		b, err := os.ReadFile(filepath.Join("..", "..", rel))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	readme, docs := read("README.md"), read(filepath.Join("docs", "kubectl-podlife.md"))
+	// block is the fenced block of page that starts with the line
+	// "$ "+cmd, without that line.
+	block := func(page, name, cmd string) []string {
+		t.Helper()
+		_, rest, ok := strings.Cut(page, "\n$ "+cmd+"\n")
 		if !ok {
-			t.Fatalf("README.md has no example of %q", cmd)
+			t.Fatalf("%s has no example of %q", name, cmd)
 		}
 		body, _, _ := strings.Cut(rest, "\n```")
 		return strings.Split(body, "\n")
@@ -194,8 +200,10 @@ func TestReadmeExamples(t *testing.T) {
 	if code := run(strings.Fields(lintCmd)[2:], nil, &stdout, &stderr); code != exitFindings {
 		t.Errorf("%s: exit %d, want %d\n%s", lintCmd, code, exitFindings, stderr.String())
 	}
-	if got, want := strings.TrimSuffix(stdout.String(), "\n"), strings.Join(block(lintCmd), "\n"); got != want {
-		t.Errorf("%s prints\n%s\nthe README shows\n%s", lintCmd, got, want)
+	for name, page := range map[string]string{"README.md": readme, "docs/kubectl-podlife.md": docs} {
+		if got, want := strings.TrimSuffix(stdout.String(), "\n"), strings.Join(block(page, name, lintCmd), "\n"); got != want {
+			t.Errorf("%s prints\n%s\n%s shows\n%s", lintCmd, got, name, want)
+		}
 	}
 
 	const injectCmd = "kubectl podlife inject -f web.yaml --notify http://127.0.0.1:8080/drainz --warmup http://127.0.0.1:8080/"
@@ -205,7 +213,7 @@ func TestReadmeExamples(t *testing.T) {
 	}
 	out := strings.Split(stdout.String(), "\n")
 	i := 0
-	for _, l := range block(injectCmd) {
+	for _, l := range block(readme, "README.md", injectCmd) {
 		added, ok := strings.CutPrefix(l, "+")
 		if !ok {
 			t.Fatalf("README inject example: line %q is not an added line", l)

@@ -79,6 +79,7 @@ type budget struct {
 	Grace     time.Duration // terminationGracePeriodSeconds
 	Lifecycle bool          // the app runs package lifecycle: its delay and drain count
 	Notifies  bool          // prestop --notify: the app starts draining in preStop
+	WaitsIdle bool          // prestop --until-idle: it polls the app's /drainz
 	Known     bool          // the preStop's duration is known (podlife's prestop, sleep)
 	HasHook   bool          // a preStop hook exists
 }
@@ -90,7 +91,7 @@ func (b budget) Total() time.Duration {
 
 // containerBudget computes the budget of container c with its environment.
 // An app counts as running package lifecycle when a LIFECYCLE_* variable is
-// set or its preStop tells it to drain; for any other app only the preStop
+// set or its preStop tells it to drain or waits on its /drainz; for any other app only the preStop
 // and the margin count, since its own shutdown is unknown.
 func containerBudget(c *corev1.Container, env map[string]string, grace time.Duration, def defaults, bad *[]badSetting) budget {
 	b := budget{Grace: grace}
@@ -109,6 +110,7 @@ func containerBudget(c *corev1.Container, env map[string]string, grace time.Dura
 					b.Notify = t.duration("timeout", def.PrestopTimeout, bad)
 				}
 				if t.has("until-idle") {
+					b.WaitsIdle = true
 					b.Idle = t.duration("max", def.PrestopMax, bad)
 				}
 			} else if d, ok := execSleep(h.Exec.Command); ok {
@@ -122,7 +124,7 @@ func containerBudget(c *corev1.Container, env map[string]string, grace time.Dura
 			break
 		}
 	}
-	b.Lifecycle = b.Lifecycle || b.Notifies
+	b.Lifecycle = b.Lifecycle || b.Notifies || b.WaitsIdle
 	b.Margin = envDuration(env, "LIFECYCLE_MARGIN", def.Margin, bad)
 	if b.Lifecycle {
 		checkLifecycleEnv(env, bad)
