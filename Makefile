@@ -35,13 +35,18 @@ lint: build
 	@for b in $(BIN)/*; do if $(GO) version -m $$b | grep -qE 'rogpeppe/go-internal|go.uber.org/goleak'; then echo "$$b links a test-only module"; exit 1; fi; done
 
 ## test: the whole suite with the race detector (fuzz seed corpora included),
-## then the e2e module (ko, manifests, Docker; no -race: it builds images)
-## and the differential test against kubelet's own probers (e2e/kubelet)
+## then the e2e module (manifests, Docker; no -race: it builds images), the
+## differential test against kubelet's own probers (e2e/kubelet), and the
+## suite on a real Kubernetes (e2e-kube: it skips with one line where it
+## cannot run — not root, not Linux, no Docker engine — and fails so under
+## CI=true)
 test: lint
 	CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 15m ./...
 	cd cmd/kubectl-podlife && CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 10m ./...
 	cd e2e && $(GO) test -count=1 -timeout 10m ./...
 	cd e2e/kubelet && $(GO) test -count=1 -timeout 10m ./...
+	cd e2e/kube && $(GO) test -count=1 ./cluster
+	bash e2e/kube/run.sh
 
 ## e2e-kube: the suite on a real single-node Kubernetes built from upstream
 ## source (root, Linux, Docker engine; elsewhere it skips, and fails under
