@@ -67,6 +67,25 @@ fi
 
 args=(--build-arg "VERSION=$VERSION" --build-arg "REVISION=$REVISION")
 
+# A rebuilt tag leaves the image it named before untagged: remove that one
+# (and the layers only it used) once the build is done, so that repeated
+# builds (make image, the end-to-end suites) do not pile up dangling
+# images. An image still used by a container or another tag stays.
+declare -A before=()
+for t in "$tag" ${service_tag:+"$service_tag"}; do
+  before[$t]="$(docker image inspect --format '{{.Id}}' "$t" 2>/dev/null || true)"
+done
+forget_replaced() {
+  local t old now
+  for t in "${!before[@]}"; do
+    old="${before[$t]}"
+    now="$(docker image inspect --format '{{.Id}}' "$t" 2>/dev/null || true)"
+    if [[ -n $old && $old != "$now" ]] && [[ -z "$(docker image inspect --format '{{join .RepoTags ","}}' "$old" 2>/dev/null)" ]]; then
+      docker image rm "$old" >/dev/null 2>&1 || true
+    fi
+  done
+}
+
 # engine_build DOCKERFILE TAG CONTEXT [NAME=VALUE...]: the classic builder
 # through the engine's API, as `docker build -f DOCKERFILE -t TAG
 # --build-arg NAME=VALUE... CONTEXT` runs it, minus the CLI's warning.
@@ -99,6 +118,7 @@ if [[ $route == docker ]]; then
   if [[ -n $service_tag ]]; then
     docker build -f images/service/Dockerfile "${args[@]}" --build-arg "PODLIFE_IMAGE=$tag" -t "$service_tag" .
   fi
+  forget_replaced
   exit 0
 fi
 
@@ -133,3 +153,4 @@ if [[ -n $service_tag ]]; then
       -t "$service_tag" "$ctx/service"
   fi
 fi
+forget_replaced
