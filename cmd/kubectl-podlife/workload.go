@@ -136,6 +136,10 @@ func containerBudget(c *corev1.Container, env map[string]string, grace time.Dura
 			b.Drain = max(st-b.Delay, 0)
 			b.Delay = min(b.Delay, st)
 		}
+		// The others are not in the sum, but the app parses them at start too.
+		for _, k := range []string{"HOOK_TIMEOUT", "CHECK_TIMEOUT", "TERMINATION_GRACE_PERIOD", "PRESTOP"} {
+			envDuration(env, "LIFECYCLE_"+k, 0, bad)
+		}
 	}
 	return b
 }
@@ -156,7 +160,7 @@ func checkLifecycleEnv(env map[string]string, bad *[]badSetting) {
 		d, err := time.ParseDuration(v)
 		switch {
 		case v == "" || err != nil:
-			continue // unset, or reported as not a duration where it is read
+			continue // unset, or reported as not a duration by containerBudget
 		case d < 0:
 			*bad = append(*bad, badSetting{what: key, value: v, fix: "is negative: want > 0"})
 		case d == 0 && k != "PRESTOP":
