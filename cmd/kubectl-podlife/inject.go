@@ -222,7 +222,7 @@ func (o injectOptions) inject(obj *object, cs configSource) (bool, error) {
 	need := grace
 	for i := range w2.spec.Containers {
 		c := &w2.spec.Containers[i]
-		env, _ := cs.environment(obj.namespace, c, "")
+		env, _, _ := cs.environment(obj.namespace, c, "")
 		var bad []badSetting
 		if b := containerBudget(c, env, grace, assumedDefaults(), &bad); (b.HasHook || b.Lifecycle) && b.Total() > need {
 			need = b.Total()
