@@ -220,19 +220,56 @@ func (o injectOptions) inject(obj *object, cs configSource) (bool, error) {
 	w2, _ := asWorkload(again[0], assumedDefaults())
 	grace := w2.gracePeriod(assumedDefaults())
 	need := grace
+	envs := make([]map[string]string, len(w2.spec.Containers))
 	for i := range w2.spec.Containers {
 		c := &w2.spec.Containers[i]
-		env, _, _ := cs.environment(obj.namespace, c, "")
+		envs[i], _, _ = cs.environment(obj.namespace, c, "")
 		var bad []badSetting
-		if b := containerBudget(c, env, grace, assumedDefaults(), &bad); (b.HasHook || b.Lifecycle) && b.Total() > need {
+		if b := containerBudget(c, envs[i], grace, assumedDefaults(), &bad); (b.HasHook || b.Lifecycle) && b.Total() > need {
 			need = b.Total()
 		}
 	}
 	if need > grace {
-		mapSet(spec, "terminationGracePeriodSeconds", scalarNode(fmt.Sprint(ceilSeconds(need)), "!!int"))
+		secs := ceilSeconds(need)
+		mapSet(spec, "terminationGracePeriodSeconds", scalarNode(fmt.Sprint(secs), "!!int"))
+		// An app that is told the grace period is told the new one.
+		for i, env := range envs {
+			if v := env[graceEnv]; v != "" {
+				if d, err := time.ParseDuration(v); err != nil || d != time.Duration(secs)*time.Second {
+					tellGrace(deref(containers.Content[i]), seconds(time.Duration(secs)*time.Second), obj.doc.json)
+				}
+			}
+		}
 		changed = true
 	}
 	return changed, nil
+}
+
+// graceEnv tells package lifecycle the Pod's terminationGracePeriodSeconds.
+const graceEnv = "LIFECYCLE_TERMINATION_GRACE_PERIOD"
+
+// tellGrace sets graceEnv to grace in container cn's env: in the entry that
+// sets it (the last, which wins), else in a new one, which wins over
+// envFrom.
+func tellGrace(cn *yaml.Node, grace string, json bool) {
+	env := ensure(cn, "env", yaml.SequenceNode)
+	var e *yaml.Node
+	for _, it := range env.Content {
+		if v := child(it, "name"); v != nil && v.Value == graceEnv {
+			e = deref(it)
+		}
+	}
+	if e == nil {
+		e = snippet("name: " + graceEnv + "\n")
+		env.Content = append(env.Content, e)
+	}
+	mapDelete(e, "valueFrom")
+	mapSet(e, "value", scalarNode(grace, "!!str"))
+	// A comment, unless it would break a flow sequence's line (a JSON
+	// document comes out in block style).
+	if e.HeadComment == "" && (json || env.Style&yaml.FlowStyle == 0) {
+		e.HeadComment = "# terminationGracePeriodSeconds, which inject raised: the app checks its shutdown budget against it."
+	}
 }
 
 // appContainers returns the containers to wire: those that serve a port,
