@@ -220,24 +220,25 @@ func (o injectOptions) inject(obj *object, cs configSource) (bool, error) {
 	w2, _ := asWorkload(again[0], assumedDefaults())
 	grace := w2.gracePeriod(assumedDefaults())
 	need := grace
-	envs := make([]map[string]string, len(w2.spec.Containers))
+	told := map[int]time.Duration{} // the containers told the grace period (graceEnv): what they are told
 	for i := range w2.spec.Containers {
 		c := &w2.spec.Containers[i]
-		envs[i], _, _ = cs.environment(obj.namespace, c, "")
+		env, _, _ := cs.environment(obj.namespace, c, "")
 		var bad []badSetting
-		if b := containerBudget(c, envs[i], grace, assumedDefaults(), &bad); (b.HasHook || b.Lifecycle) && b.Total() > need {
+		b := containerBudget(c, env, grace, assumedDefaults(), &bad)
+		if (b.HasHook || b.Lifecycle) && b.Total() > need {
 			need = b.Total()
+		}
+		if env[graceEnv] != "" {
+			told[i] = b.Told
 		}
 	}
 	if need > grace {
-		secs := ceilSeconds(need)
-		mapSet(spec, "terminationGracePeriodSeconds", scalarNode(fmt.Sprint(secs), "!!int"))
-		// An app that is told the grace period is told the new one.
-		for i, env := range envs {
-			if v := env[graceEnv]; v != "" {
-				if d, err := time.ParseDuration(v); err != nil || d != time.Duration(secs)*time.Second {
-					tellGrace(deref(containers.Content[i]), seconds(time.Duration(secs)*time.Second), obj.doc.json)
-				}
+		g := time.Duration(ceilSeconds(need)) * time.Second
+		mapSet(spec, "terminationGracePeriodSeconds", scalarNode(fmt.Sprint(ceilSeconds(need)), "!!int"))
+		for i, t := range told {
+			if t != g {
+				tellGrace(deref(containers.Content[i]), seconds(g), obj.doc.json)
 			}
 		}
 		changed = true
@@ -245,13 +246,10 @@ func (o injectOptions) inject(obj *object, cs configSource) (bool, error) {
 	return changed, nil
 }
 
-// graceEnv tells package lifecycle the Pod's terminationGracePeriodSeconds.
-const graceEnv = "LIFECYCLE_TERMINATION_GRACE_PERIOD"
-
 // tellGrace sets graceEnv to grace in container cn's env: in the entry that
 // sets it (the last, which wins), else in a new one, which wins over
 // envFrom.
-func tellGrace(cn *yaml.Node, grace string, json bool) {
+func tellGrace(cn *yaml.Node, grace string, fromJSON bool) {
 	env := ensure(cn, "env", yaml.SequenceNode)
 	var e *yaml.Node
 	for _, it := range env.Content {
@@ -267,7 +265,7 @@ func tellGrace(cn *yaml.Node, grace string, json bool) {
 	mapSet(e, "value", scalarNode(grace, "!!str"))
 	// A comment, unless it would break a flow sequence's line (a JSON
 	// document comes out in block style).
-	if e.HeadComment == "" && (json || env.Style&yaml.FlowStyle == 0) {
+	if e.HeadComment == "" && (fromJSON || env.Style&yaml.FlowStyle == 0) {
 		e.HeadComment = "# terminationGracePeriodSeconds, which inject raised: the app checks its shutdown budget against it."
 	}
 }

@@ -143,20 +143,19 @@ func (l *linter) termination(w *workload, c *corev1.Container, cpath string, b b
 // toldGrace checks that what package lifecycle is told of the grace period
 // is the grace period: the app cannot read its Pod spec.
 func (l *linter) toldGrace(w *workload, c *corev1.Container, cpath string, env map[string]string, from map[string]origin, b budget, add addFunc) {
-	const key = "LIFECYCLE_TERMINATION_GRACE_PERIOD"
 	if b.Told == 0 || b.Told == b.Grace {
 		return // unset, or refused by invalid-setting
 	}
 	at, where, dflt := w.specPath+".terminationGracePeriodSeconds", "", ""
 	if w.spec.TerminationGracePeriodSeconds == nil {
-		at, dflt = from[key].path, " (the default)"
+		at, dflt = from[graceEnv].path, " (the default)"
 	}
-	if what := from[key].what; what != "" {
+	if what := from[graceEnv].what; what != "" {
 		where = " (from " + what + ")"
 	}
 	add(ruleGrace, c.Name, at,
 		"%s is %s%s but terminationGracePeriodSeconds is %d%s: set them equal, so that the app's start-up budget check checks the real grace period",
-		key, env[key], where, int64(b.Grace/time.Second), dflt)
+		graceEnv, env[graceEnv], where, int64(b.Grace/time.Second), dflt)
 }
 
 func ceilSeconds(d time.Duration) int64 { return int64((d + time.Second - 1) / time.Second) }

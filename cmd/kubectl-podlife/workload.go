@@ -77,7 +77,7 @@ type budget struct {
 	Drain     time.Duration // LIFECYCLE_DRAIN_TIMEOUT (package lifecycle apps)
 	Margin    time.Duration // LIFECYCLE_MARGIN
 	Grace     time.Duration // terminationGracePeriodSeconds
-	Told      time.Duration // LIFECYCLE_TERMINATION_GRACE_PERIOD: the grace period the app checks its own budget against (0: unset or not valid)
+	Told      time.Duration // graceEnv: the grace period the app checks its own budget against (0: unset or not valid)
 	Lifecycle bool          // the app runs package lifecycle: its delay and drain count
 	Notifies  bool          // prestop --notify: the app starts draining in preStop
 	WaitsIdle bool          // prestop --until-idle: it polls the app's /drainz
@@ -137,7 +137,7 @@ func containerBudget(c *corev1.Container, env map[string]string, grace time.Dura
 			b.Drain = max(st-b.Delay, 0)
 			b.Delay = min(b.Delay, st)
 		}
-		b.Told = max(envDuration(env, "LIFECYCLE_TERMINATION_GRACE_PERIOD", 0, bad), 0) // 0 or below: refused by checkLifecycleEnv
+		b.Told = max(envDuration(env, graceEnv, 0, bad), 0) // 0 or below: refused by checkLifecycleEnv
 		// The others are not in the sum, but the app parses them at start too.
 		for _, k := range []string{"HOOK_TIMEOUT", "CHECK_TIMEOUT", "PRESTOP"} {
 			envDuration(env, "LIFECYCLE_"+k, 0, bad)
@@ -145,6 +145,10 @@ func containerBudget(c *corev1.Container, env map[string]string, grace time.Dura
 	}
 	return b
 }
+
+// graceEnv tells package lifecycle its Pod's terminationGracePeriodSeconds,
+// which it cannot read, for the budget check at start.
+const graceEnv = "LIFECYCLE_TERMINATION_GRACE_PERIOD"
 
 // lifecycleTimeouts are package lifecycle's durations that refuse an
 // explicit 0 (their zero would silently mean the default) and any negative
