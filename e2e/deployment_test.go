@@ -29,8 +29,9 @@ import (
 //   - the targets of hooks and exec probes, in flags or in the variables of
 //     the binaries, are on loopback.
 //
-// kubectl-podlife lint has no rule for the last three: it asks the
-// readiness bound only of an app whose preStop does not notify it.
+// kubectl-podlife lint has no rule for the last three, but for a
+// LIFECYCLE_TERMINATION_GRACE_PERIOD that is set (grace-period-mismatch): it
+// asks the readiness bound only of an app whose preStop does not notify it.
 func checkDeployment(d *appsv1.Deployment, configMaps map[string]map[string]string) []error {
 	var errs []error
 	fail := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }

@@ -49,27 +49,34 @@ type missingRef struct {
 	what string // `ConfigMap "app-config"`
 }
 
+// origin is where a container's variable gets its value.
+type origin struct {
+	path string // the entry that sets it, "containers[0].envFrom[1]" or "containers[0].env[2]"
+	what string // the source it reads, `ConfigMap "app-config"`; "" for an env value
+}
+
 // environment resolves a container's variables the way kubelet does:
-// envFrom in order (later sources win), then env. Values that only exist
-// at run time (fieldRef, resourceFieldRef) are left out.
-func (cs configSource) environment(ns string, c *corev1.Container, cpath string) (map[string]string, []missingRef) {
-	env := map[string]string{}
+// envFrom in order (later sources win), then env, and says where each
+// comes from. Values that only exist at run time (fieldRef,
+// resourceFieldRef) are left out.
+func (cs configSource) environment(ns string, c *corev1.Container, cpath string) (map[string]string, map[string]origin, []missingRef) {
+	env, from := map[string]string{}, map[string]origin{}
 	var missing []missingRef
-	for i, from := range c.EnvFrom {
+	for i, ref := range c.EnvFrom {
 		var vals map[string]string
 		var what string
 		optional := false
 		switch {
-		case from.ConfigMapRef != nil:
-			what = fmt.Sprintf("ConfigMap %q", from.ConfigMapRef.Name)
-			optional = from.ConfigMapRef.Optional != nil && *from.ConfigMapRef.Optional
-			if cm, ok := cs.configMaps[ns+"/"+from.ConfigMapRef.Name]; ok {
+		case ref.ConfigMapRef != nil:
+			what = fmt.Sprintf("ConfigMap %q", ref.ConfigMapRef.Name)
+			optional = ref.ConfigMapRef.Optional != nil && *ref.ConfigMapRef.Optional
+			if cm, ok := cs.configMaps[ns+"/"+ref.ConfigMapRef.Name]; ok {
 				vals = cm.Data
 			}
-		case from.SecretRef != nil:
-			what = fmt.Sprintf("Secret %q", from.SecretRef.Name)
-			optional = from.SecretRef.Optional != nil && *from.SecretRef.Optional
-			if s, ok := cs.secrets[ns+"/"+from.SecretRef.Name]; ok {
+		case ref.SecretRef != nil:
+			what = fmt.Sprintf("Secret %q", ref.SecretRef.Name)
+			optional = ref.SecretRef.Optional != nil && *ref.SecretRef.Optional
+			if s, ok := cs.secrets[ns+"/"+ref.SecretRef.Name]; ok {
 				vals = secretValues(s)
 			}
 		default:
@@ -82,12 +89,14 @@ func (cs configSource) environment(ns string, c *corev1.Container, cpath string)
 			continue
 		}
 		for k, v := range vals {
-			env[from.Prefix+k] = v
+			env[ref.Prefix+k] = v
+			from[ref.Prefix+k] = origin{fmt.Sprintf("%s.envFrom[%d]", cpath, i), what}
 		}
 	}
 	for i, e := range c.Env {
+		at := fmt.Sprintf("%s.env[%d]", cpath, i)
 		if e.ValueFrom == nil {
-			env[e.Name] = e.Value
+			env[e.Name], from[e.Name] = e.Value, origin{at, ""}
 			continue
 		}
 		var vals map[string]string
@@ -108,19 +117,20 @@ func (cs configSource) environment(ns string, c *corev1.Container, cpath string)
 			}
 		default:
 			delete(env, e.Name)
+			delete(from, e.Name)
 			continue
 		}
 		v, ok := vals[key]
 		switch {
 		case ok:
-			env[e.Name] = v
+			env[e.Name], from[e.Name] = v, origin{at, what}
 		case !optional && vals == nil:
-			missing = append(missing, missingRef{fmt.Sprintf("%s.env[%d]", cpath, i), what})
+			missing = append(missing, missingRef{at, what})
 		case !optional:
-			missing = append(missing, missingRef{fmt.Sprintf("%s.env[%d]", cpath, i), fmt.Sprintf("key %q of %s", key, what)})
+			missing = append(missing, missingRef{at, fmt.Sprintf("key %q of %s", key, what)})
 		}
 	}
-	return env, missing
+	return env, from, missing
 }
 
 // tool is a podlife binary called from a hook or a probe, read the way the

@@ -220,19 +220,54 @@ func (o injectOptions) inject(obj *object, cs configSource) (bool, error) {
 	w2, _ := asWorkload(again[0], assumedDefaults())
 	grace := w2.gracePeriod(assumedDefaults())
 	need := grace
+	told := map[int]time.Duration{} // the containers told the grace period (graceEnv): what they are told
 	for i := range w2.spec.Containers {
 		c := &w2.spec.Containers[i]
-		env, _ := cs.environment(obj.namespace, c, "")
+		env, _, _ := cs.environment(obj.namespace, c, "")
 		var bad []badSetting
-		if b := containerBudget(c, env, grace, assumedDefaults(), &bad); (b.HasHook || b.Lifecycle) && b.Total() > need {
+		b := containerBudget(c, env, grace, assumedDefaults(), &bad)
+		if (b.HasHook || b.Lifecycle) && b.Total() > need {
 			need = b.Total()
+		}
+		if env[graceEnv] != "" {
+			told[i] = b.Told
 		}
 	}
 	if need > grace {
+		g := time.Duration(ceilSeconds(need)) * time.Second
 		mapSet(spec, "terminationGracePeriodSeconds", scalarNode(fmt.Sprint(ceilSeconds(need)), "!!int"))
+		for i, t := range told {
+			if t != g {
+				tellGrace(deref(containers.Content[i]), seconds(g), obj.doc.json)
+			}
+		}
 		changed = true
 	}
 	return changed, nil
+}
+
+// tellGrace sets graceEnv to grace in container cn's env: in the entry that
+// sets it (the last, which wins), else in a new one, which wins over
+// envFrom.
+func tellGrace(cn *yaml.Node, grace string, fromJSON bool) {
+	env := ensure(cn, "env", yaml.SequenceNode)
+	var e *yaml.Node
+	for _, it := range env.Content {
+		if v := child(it, "name"); v != nil && v.Value == graceEnv {
+			e = deref(it)
+		}
+	}
+	if e == nil {
+		e = snippet("name: " + graceEnv + "\n")
+		env.Content = append(env.Content, e)
+	}
+	mapDelete(e, "valueFrom")
+	mapSet(e, "value", scalarNode(grace, "!!str"))
+	// A comment, unless it would break a flow sequence's line (a JSON
+	// document comes out in block style).
+	if e.HeadComment == "" && (fromJSON || env.Style&yaml.FlowStyle == 0) {
+		e.HeadComment = "# terminationGracePeriodSeconds, which inject raised: the app checks its shutdown budget against it."
+	}
 }
 
 // appContainers returns the containers to wire: those that serve a port,

@@ -81,7 +81,7 @@ func (l *linter) workload(w *workload, add addFunc) {
 		c := &w.spec.Containers[i]
 		cpath := w.containerPath(i, false)
 		l.hygiene(w, c, cpath, add)
-		env, missing := l.cs.environment(w.obj.namespace, c, cpath)
+		env, from, missing := l.cs.environment(w.obj.namespace, c, cpath)
 		for _, m := range missing {
 			add(ruleConfigRef, c.Name, m.path, "%s is not in the input: pass it with -f too, so its settings are read (defaults assumed)", m.what)
 		}
@@ -90,6 +90,7 @@ func (l *linter) workload(w *workload, add addFunc) {
 		if w.serves {
 			l.termination(w, c, cpath, b, behind, add)
 		}
+		l.toldGrace(w, c, cpath, env, from, b, add)
 		l.probes(c, cpath, env, b, &bad, add)
 		l.postStart(c, cpath, add)
 		for _, s := range slices.CompactFunc(bad, func(a, b badSetting) bool { return a == b }) {
@@ -137,6 +138,24 @@ func (l *linter) termination(w *workload, c *corev1.Container, cpath string, b b
 			"%s exceeds terminationGracePeriodSeconds %d%s: raise it to %d, or shorten the hook, the delay or the drain",
 			b.terms(), int64(b.Grace/time.Second), dflt, ceilSeconds(b.Total()))
 	}
+}
+
+// toldGrace checks that what package lifecycle is told of the grace period
+// is the grace period: the app cannot read its Pod spec.
+func (l *linter) toldGrace(w *workload, c *corev1.Container, cpath string, env map[string]string, from map[string]origin, b budget, add addFunc) {
+	if b.Told == 0 || b.Told == b.Grace {
+		return // unset, or refused by invalid-setting
+	}
+	at, where, dflt := w.specPath+".terminationGracePeriodSeconds", "", ""
+	if w.spec.TerminationGracePeriodSeconds == nil {
+		at, dflt = from[graceEnv].path, " (the default)"
+	}
+	if what := from[graceEnv].what; what != "" {
+		where = " (from " + what + ")"
+	}
+	add(ruleGrace, c.Name, at,
+		"%s is %s%s but terminationGracePeriodSeconds is %d%s: set them equal, so that the app's start-up budget check checks the real grace period",
+		graceEnv, env[graceEnv], where, int64(b.Grace/time.Second), dflt)
 }
 
 func ceilSeconds(d time.Duration) int64 { return int64((d + time.Second - 1) / time.Second) }

@@ -26,6 +26,7 @@ type rule struct {
 const (
 	ruleStrict            = "strict-decode"
 	ruleBudget            = "termination-budget"
+	ruleGrace             = "grace-period-mismatch"
 	ruleReadiness         = "readiness-slower-than-delay"
 	ruleLivenessReadiness = "liveness-is-readiness"
 	ruleExecTimeout       = "exec-probe-timeout"
@@ -49,6 +50,8 @@ func rules() []rule {
 			"Kubernetes: API concepts, field validation (https://kubernetes.io/docs/reference/using-api/api-concepts/#field-validation)", ""},
 		{ruleBudget, severityError, "preStop + notify timeout + shutdown delay + drain + margin exceeds terminationGracePeriodSeconds: kubelet sends SIGKILL mid-drain",
 			"seed: Podの安定稼働のためのプラクティス, Podの停止; Kubernetes: Pod lifecycle, termination of Pods (https://kubernetes.io/docs/concepts/workloads/pods/pod-lifecycle/#pod-termination)", ""},
+		{ruleGrace, severityError, "LIFECYCLE_TERMINATION_GRACE_PERIOD is not the Pod's terminationGracePeriodSeconds: the app checks its shutdown budget at start against the wrong grace period",
+			"podlife docs/lifecycle.md: the budget check at start, LIFECYCLE_TERMINATION_GRACE_PERIOD; Kubernetes: Pod lifecycle, termination of Pods", ""},
 		{ruleReadiness, severityError, "an app on package lifecycle that is not told to drain (no prestop --notify) keeps passing readiness for periodSeconds × failureThreshold, longer than its shutdown delay",
 			"seed: ヘルスチェック (Readiness Probe), Podの停止; Kubernetes: Pod lifecycle, termination of Pods", ""},
 		{ruleLivenessReadiness, severityWarning, "the liveness probe checks exactly what the readiness probe checks: a slow dependency restarts every Pod instead of taking it out of the Service",

@@ -77,6 +77,7 @@ type budget struct {
 	Drain     time.Duration // LIFECYCLE_DRAIN_TIMEOUT (package lifecycle apps)
 	Margin    time.Duration // LIFECYCLE_MARGIN
 	Grace     time.Duration // terminationGracePeriodSeconds
+	Told      time.Duration // graceEnv: the grace period the app checks its own budget against (0: unset or not valid)
 	Lifecycle bool          // the app runs package lifecycle: its delay and drain count
 	Notifies  bool          // prestop --notify: the app starts draining in preStop
 	WaitsIdle bool          // prestop --until-idle: it polls the app's /drainz
@@ -136,9 +137,18 @@ func containerBudget(c *corev1.Container, env map[string]string, grace time.Dura
 			b.Drain = max(st-b.Delay, 0)
 			b.Delay = min(b.Delay, st)
 		}
+		b.Told = max(envDuration(env, graceEnv, 0, bad), 0) // 0 or below: refused by checkLifecycleEnv
+		// The others are not in the sum, but the app parses them at start too.
+		for _, k := range []string{"HOOK_TIMEOUT", "CHECK_TIMEOUT", "PRESTOP"} {
+			envDuration(env, "LIFECYCLE_"+k, 0, bad)
+		}
 	}
 	return b
 }
+
+// graceEnv tells package lifecycle its Pod's terminationGracePeriodSeconds,
+// which it cannot read, for the budget check at start.
+const graceEnv = "LIFECYCLE_TERMINATION_GRACE_PERIOD"
 
 // lifecycleTimeouts are package lifecycle's durations that refuse an
 // explicit 0 (their zero would silently mean the default) and any negative
@@ -156,7 +166,7 @@ func checkLifecycleEnv(env map[string]string, bad *[]badSetting) {
 		d, err := time.ParseDuration(v)
 		switch {
 		case v == "" || err != nil:
-			continue // unset, or reported as not a duration where it is read
+			continue // unset, or reported as not a duration by containerBudget
 		case d < 0:
 			*bad = append(*bad, badSetting{what: key, value: v, fix: "is negative: want > 0"})
 		case d == 0 && k != "PRESTOP":
