@@ -36,6 +36,7 @@ type strictProblem struct {
 	line int    // in the document, when known better than the path tells
 	msg  string
 	fix  string
+	dup  bool // a duplicated field: which copy an editor should change is unclear
 }
 
 // ref names the object in a finding: "Deployment/web".
@@ -207,7 +208,7 @@ func decodeNode(d *document, n *yaml.Node, prefix string) ([]*object, error) {
 	}
 	for _, p := range conv.dups {
 		o.strict = append(o.strict, strictProblem{path: p.path, line: p.line, msg: fmt.Sprintf("duplicate field %q", p.path),
-			fix: "keep one (the API server takes the last, kubectl apply --validate=strict rejects it)"})
+			fix: "keep one (the API server takes the last, kubectl apply --validate=strict rejects it)", dup: true})
 	}
 	o.typed = newTyped(apiVersion, kind)
 	if o.typed == nil {

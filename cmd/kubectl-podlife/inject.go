@@ -184,6 +184,11 @@ func (o injectOptions) inject(obj *object, cs configSource) (bool, error) {
 	if !ok || !w.serves || len(w.spec.Containers) == 0 {
 		return false, nil
 	}
+	for _, p := range obj.strict {
+		if p.dup {
+			return false, &skipped{fmt.Sprintf("field %q is there twice; the API server takes the last copy, inject would edit the first: keep one", p.path)}
+		}
+	}
 	spec := obj.node
 	for _, seg := range splitPath(w.specPath) {
 		if spec = child(spec, seg); spec == nil {
