@@ -125,15 +125,14 @@ func startLoad(cfg loadConfig, limit time.Duration) *loadRun {
 			return // the run ended mid-request: not the server's doing
 		}
 		if err != nil {
-			detail := fmt.Sprintf("request %s, %s after sending, no connection made", id, time.Since(sent).Round(time.Millisecond))
+			conn := "no connection made"
 			switch {
-			case local != "" && !got.Reused:
-				detail = fmt.Sprintf("request %s, %s after sending, new connection %s", id, time.Since(sent).Round(time.Millisecond), local)
 			case got.Reused:
-				detail = fmt.Sprintf("request %s, %s after sending, reused connection %s, idle %s before it", id,
-					time.Since(sent).Round(time.Millisecond), local, got.IdleTime.Round(time.Millisecond))
+				conn = fmt.Sprintf("reused connection %s, idle %s before it", local, got.IdleTime.Round(time.Millisecond))
+			case local != "":
+				conn = "new connection " + local
 			}
-			c.failDetail(errorKind(err), id, detail)
+			c.failDetail(errorKind(err), id, fmt.Sprintf("request %s, %s after sending, %s", id, time.Since(sent).Round(time.Millisecond), conn))
 			return
 		}
 		io.Copy(io.Discard, resp.Body)

@@ -2,6 +2,7 @@ package kube
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"slices"
 	"strconv"
@@ -132,7 +133,7 @@ func (e *env) placeFailures(t *testing.T, ns, sel string, run *loadRun, old map[
 			all[p.Metadata.Name] = parseTimestamped(e.kubectl(t, "logs", "--timestamps", "--all-containers", "-n", ns, p.Metadata.Name))
 		}
 	}
-	for name := range old {
+	for _, name := range slices.Sorted(maps.Keys(old)) {
 		var phases []string
 		for _, l := range all[name] {
 			if _, access := l.Fields["http.request.id"]; !access {
@@ -140,7 +141,7 @@ func (e *env) placeFailures(t *testing.T, ns, sel string, run *loadRun, old map[
 				if msg == "" {
 					msg = l.Raw
 				}
-				phases = append(phases, fmt.Sprintf("+%.3fs %s", l.Time.Sub(run.start).Seconds(), oneline(msg)))
+				phases = append(phases, fmt.Sprintf("+%.3fs %s", l.Time.Sub(run.start).Seconds(), msg))
 			}
 		}
 		t.Logf("%s (old): %s", name, strings.Join(phases, "; "))
@@ -208,12 +209,4 @@ func parseTimestamped(out string) []logLine {
 		}
 	}
 	return lines
-}
-
-// oneline clips a log message for a one-line summary.
-func oneline(s string) string {
-	if len(s) > 100 {
-		return s[:100] + "…"
-	}
-	return s
 }
